@@ -1,0 +1,98 @@
+"""Curvature of the training loss: H, and (by the decomposition) G and R.
+
+One contract for every engine::
+
+    hessian_terms(X, y, params, layer_sizes, activation, loss, terms=("H",), engine="reference")
+
+returns a dict mapping each requested term name to a dense P×P float64 array indexed by the flat
+parameter layout of :mod:`hessian_spectra.mlp`.
+
+Engines:
+
+- ``"reference"``: autograd's dense Hessian for ``H``; the decomposition's independent routes
+  for ``G`` and ``R`` (see :mod:`hessian_spectra.curvature.decomposition`).
+- ``"fast"``: closed-form assembly (see :mod:`hessian_spectra.curvature.fast`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .._checks import check_choice, check_dense_fits
+from ..objective import Objective
+
+TERMS = ("H", "G", "R")
+
+#: engine name -> function(objective, params, terms) -> dict[str, ndarray]
+ENGINES: dict[str, Callable] = {}
+
+
+def register_engine(name: str):
+    """Decorator adding an engine ``fn(objective, params, terms) -> dict`` to :data:`ENGINES`."""
+
+    def deco(fn):
+        ENGINES[name] = fn
+        return fn
+
+    return deco
+
+
+@register_engine("reference")
+def _reference_engine(objective: Objective, params, terms: Sequence[str]) -> dict:
+    from . import reference
+
+    out = {}
+    for term in terms:
+        if term == "H":
+            out["H"] = reference.hessian(objective, params)
+        else:
+            from . import decomposition
+
+            out[term] = decomposition.reference_term(objective, params, term)
+    return out
+
+
+def _load_optional_engines() -> None:
+    try:  # the closed-form engine registers itself when its module is present
+        from . import fast  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def hessian_terms(
+    X,
+    y,
+    params,
+    layer_sizes: Sequence[int],
+    activation: str = "relu",
+    loss: str = "cross_entropy",
+    terms: Sequence[str] = ("H",),
+    engine: str = "reference",
+) -> dict[str, np.ndarray]:
+    """Dense curvature matrices of :math:`L(w) = \\frac1N\\sum_i \\ell(f(w,x_i), y_i)` at ``params``.
+
+    ``H = G + R`` (Sagun et al., 2018, Eq. 2): ``"H"`` the Hessian, ``"G"`` the Gauss-Newton term
+    :math:`\\frac1N\\sum_i J_i^\\top A_i J_i`, ``"R"`` the residual term
+    :math:`\\frac1N\\sum_i\\sum_c r_{ic}\\nabla^2 f_{ic}`.
+
+    Returns a dict ``{term: P×P float64 array}`` in the order requested. A P too large for dense
+    matrices raises :class:`hessian_spectra.DenseTooLargeError` naming the memory it would need.
+    """
+    objective = Objective(X, y, tuple(layer_sizes), activation, loss)
+    params = objective.check_params(params)
+    if isinstance(terms, str):
+        terms = (terms,)
+    terms = tuple(terms)
+    if not terms:
+        raise ValueError(f"terms must name at least one of {TERMS}")
+    for t in terms:
+        check_choice("terms", t, TERMS)
+    if len(set(terms)) != len(terms):
+        raise ValueError(f"terms must not repeat a term; got {terms}")
+    _load_optional_engines()
+    check_choice("engine", engine, ENGINES)
+    check_dense_fits(objective.n_params, n_matrices=len(terms) + 1)
+    out = ENGINES[engine](objective, params, terms)
+    return {t: out[t] for t in terms}

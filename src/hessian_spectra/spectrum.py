@@ -1,0 +1,198 @@
+r"""Eigenvalues of dense symmetric matrices and what S18 reads off them.
+
+- :func:`eigenvalues` / :func:`eigh`: ``scipy.linalg.eigh`` (ascending order).
+- Outlier counts by S18's three rules (Table 1): the largest consecutive gap, the largest
+  consecutive ratio and an elbow threshold (:func:`outlier_counts`).
+- The number of eigenvalues that are zero to working precision (:func:`zero_tolerance`,
+  :func:`count_zero`), negative eigenvalues (:func:`negative_stats`) and the bulk's right edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from ._checks import as_float_array, check_choice, check_positive_int
+
+DRIVERS = ("evd", "evr", "ev", "evx")
+
+#: Default eigh driver. ``evd`` (divide and conquer) was the fastest for eigenvalues only in
+#: ``benchmarks/bench_hessian.py`` at P = 4,000-5,500 on the 2-core reference machine.
+DEFAULT_DRIVER = "evd"
+
+
+def _check_symmetric(name: str, M) -> np.ndarray:
+    M = as_float_array(name, M, ndim=2)
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"{name} must be square; got shape {M.shape}")
+    return M
+
+
+def eigenvalues(M, driver: str = DEFAULT_DRIVER) -> np.ndarray:
+    """Eigenvalues of the symmetric matrix ``M`` in ascending order (``scipy.linalg.eigh``).
+
+    Only the lower triangle is read, as LAPACK does.
+    """
+    M = _check_symmetric("M", M)
+    check_choice("driver", driver, DRIVERS)
+    return scipy.linalg.eigh(M, eigvals_only=True, driver=driver, check_finite=False)
+
+
+def eigh(M, driver: str = DEFAULT_DRIVER) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (ascending) and orthonormal eigenvectors (columns) of the symmetric ``M``."""
+    M = _check_symmetric("M", M)
+    check_choice("driver", driver, DRIVERS)
+    return scipy.linalg.eigh(M, driver=driver, check_finite=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Zero and negative eigenvalues
+# --------------------------------------------------------------------------------------------
+
+
+def zero_tolerance(eigvals, size: int | None = None) -> float:
+    r"""Round-off scale below which an eigenvalue is indistinguishable from zero.
+
+    :math:`\tau = P\,\varepsilon\,\max_j |\lambda_j|` with :math:`\varepsilon = 2^{-52}`: a
+    backward-stable symmetric eigensolver returns eigenvalues with absolute error of order
+    :math:`\varepsilon \lVert H\rVert_2` times a modest function of P (Golub & Van Loan, Sec.
+    8.4), and the matrix itself was accumulated from sums whose round-off scales the same way. The
+    factor P is the same conservative choice as ``numpy.linalg.matrix_rank``'s default.
+    """
+    w = as_float_array("eigvals", eigvals, ndim=1)
+    n = w.size if size is None else int(size)
+    if w.size == 0:
+        return 0.0
+    return float(n * np.finfo(np.float64).eps * np.max(np.abs(w)))
+
+
+def count_zero(eigvals, tol: float | None = None) -> int:
+    """Number of eigenvalues with :math:`|\\lambda| \\le \\tau` (``tol``: :func:`zero_tolerance`)."""
+    w = as_float_array("eigvals", eigvals, ndim=1)
+    tol = zero_tolerance(w) if tol is None else float(tol)
+    return int(np.count_nonzero(np.abs(w) <= tol))
+
+
+def negative_stats(eigvals, tol: float | None = None) -> dict:
+    """Negative eigenvalues beyond round-off: count, fraction, most negative value, and their sum.
+
+    An eigenvalue counts as negative when :math:`\\lambda < -\\tau` (:func:`zero_tolerance`).
+    ``ratio_to_top`` compares the most negative value with the largest eigenvalue.
+    """
+    w = as_float_array("eigvals", eigvals, ndim=1)
+    tol = zero_tolerance(w) if tol is None else float(tol)
+    neg = w[w < -tol]
+    top = float(w.max()) if w.size else 0.0
+    most = float(neg.min()) if neg.size else 0.0
+    return {
+        "count": int(neg.size),
+        "fraction": float(neg.size / w.size) if w.size else 0.0,
+        "most_negative": most,
+        "sum": float(neg.sum()),
+        "ratio_to_top": float(abs(most) / top) if top > 0 else float("nan"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Outliers: S18's three counting rules
+# --------------------------------------------------------------------------------------------
+
+
+def _top_descending(eigvals, window: int | None) -> np.ndarray:
+    w = np.sort(as_float_array("eigvals", eigvals, ndim=1))[::-1]
+    window = min(w.size, 200) if window is None else check_positive_int("window", window, 2)
+    return w[: min(window, w.size)]
+
+
+def outlier_count_gap(eigvals, window: int | None = None) -> int:
+    """Number of eigenvalues above the largest consecutive gap.
+
+    With the eigenvalues sorted in decreasing order :math:`\\lambda_1 \\ge \\lambda_2 \\ge \\dots`,
+    the count is :math:`\\arg\\max_{j} (\\lambda_j - \\lambda_{j+1})` over the top ``window``
+    (default 200) eigenvalues.
+    """
+    top = _top_descending(eigvals, window)
+    if top.size < 2:
+        return int(top.size)
+    return int(np.argmax(top[:-1] - top[1:]) + 1)
+
+
+def outlier_count_ratio(eigvals, window: int | None = None, floor: float = 1e-3) -> int:
+    """Number of eigenvalues above the largest consecutive ratio :math:`\\lambda_j/\\lambda_{j+1}`.
+
+    Ratios are only taken where :math:`\\lambda_{j+1} \\ge \\text{floor}\\cdot\\lambda_1`: near zero the
+    ratio of two round-off-sized eigenvalues is meaningless. ``floor = 1e-3`` is our choice.
+    """
+    top = _top_descending(eigvals, window)
+    if top.size < 2 or top[0] <= 0:
+        return 0
+    valid = top[1:] >= floor * top[0]
+    if not np.any(valid):
+        return 1
+    ratios = np.where(valid, top[:-1] / np.where(valid, top[1:], 1.0), -np.inf)
+    return int(np.argmax(ratios) + 1)
+
+
+def elbow_threshold(eigvals, window: int | None = None) -> float:
+    """Threshold at the elbow of the ordered top eigenvalues (a Kneedle-type rule).
+
+    The top ``window`` eigenvalues, sorted in decreasing order, are put on the unit square:
+    :math:`x_j = j/(m-1)`, :math:`y_j = (\\lambda_j - \\lambda_m)/(\\lambda_1 - \\lambda_m)`. The elbow
+    is the point farthest below the chord from :math:`(0, 1)` to :math:`(1, 0)`, i.e. the
+    :math:`j` minimizing :math:`x_j + y_j`; the threshold is that eigenvalue, so the elbow
+    count is the number of eigenvalues strictly above it.
+    """
+    top = _top_descending(eigvals, window)
+    if top.size < 3 or top[0] == top[-1]:
+        return float(top[-1]) if top.size else 0.0
+    m = top.size
+    x = np.arange(m) / (m - 1)
+    y = (top - top[-1]) / (top[0] - top[-1])
+    j = int(np.argmin(x + y))
+    return float(top[j])
+
+
+def outlier_count_elbow(eigvals, threshold: float | None = None, window: int | None = None) -> int:
+    """Number of eigenvalues above ``threshold`` (default: :func:`elbow_threshold`).
+
+    S18 used hand-picked thresholds (≈0.002-0.003 at cluster std 1, ≈0.015 at std 10).
+    """
+    w = as_float_array("eigvals", eigvals, ndim=1)
+    thr = elbow_threshold(w, window) if threshold is None else float(threshold)
+    return int(np.count_nonzero(w > thr))
+
+
+def outlier_counts(eigvals, threshold: float | None = None, window: int | None = None) -> dict:
+    """All three counts: ``{"gap": ..., "ratio": ..., "elbow": ...}``."""
+    return {
+        "gap": outlier_count_gap(eigvals, window),
+        "ratio": outlier_count_ratio(eigvals, window),
+        "elbow": outlier_count_elbow(eigvals, threshold, window),
+    }
+
+
+def bulk_edge(eigvals, n_outliers: int) -> float:
+    """Right edge of the bulk: the largest eigenvalue once the top ``n_outliers`` are removed."""
+    w = np.sort(as_float_array("eigvals", eigvals, ndim=1))[::-1]
+    n_outliers = check_positive_int("n_outliers", n_outliers, minimum=0)
+    if n_outliers >= w.size:
+        raise ValueError(f"n_outliers ({n_outliers}) must be below the number of eigenvalues ({w.size})")
+    return float(w[n_outliers])
+
+
+def summarize(eigvals, threshold: float | None = None) -> dict:
+    """One dict of what S18 reports about a spectrum (all plain Python numbers)."""
+    w = as_float_array("eigvals", eigvals, ndim=1)
+    counts = outlier_counts(w, threshold)
+    tol = zero_tolerance(w)
+    return {
+        "n": int(w.size),
+        "max": float(w.max()),
+        "min": float(w.min()),
+        "outliers": counts,
+        "elbow_threshold": elbow_threshold(w) if threshold is None else float(threshold),
+        "bulk_edge": bulk_edge(w, counts["elbow"]) if counts["elbow"] < w.size else float("nan"),
+        "zero_tolerance": tol,
+        "n_zero": count_zero(w, tol),
+        "negative": negative_stats(w, tol),
+    }
