@@ -315,7 +315,7 @@ def cmd_hessian(args) -> int:
             f"{s['negative']['fraction']:.2%} negative"
         )
         if args.plot:
-            _plot_spectra(args.plot, out, terms, s["outliers"]["elbow"], args.run)
+            _plot_spectra(args.plot, out, terms, s["outliers"], args.run)
     elif args.plot:
         raise UserError("--plot needs the eigenvalues: drop --no-eigvals")
     return 0

@@ -1,0 +1,521 @@
+r"""The machinery every experiment of ``hessian-spectra reproduce`` shares.
+
+An experiment is an :class:`Experiment`: what it reproduces (paper, figure, claim, the paper's
+number), a ``compute(ctx) -> numbers`` function, a ``plot(ctx, numbers)`` function and a
+``judge(numbers) -> (verdict, ours, checks)`` function that turns the numbers into a verdict by a rule
+stated in words (``rule``). :func:`run_experiment` runs one of them into ``<out>/<id>/``:
+
+- ``config.json``: the configuration actually used (mode, seed, engine, every size);
+- ``points/<name>.json`` (+ ``.npz`` for arrays): one file per finished point of a sweep, each
+  written atomically (:mod:`hessian_spectra.io`), so an interrupted sweep resumes from the finished
+  points (:meth:`Context.point`);
+- ``*.png``: the figures, titled with the paper figure they reproduce;
+- ``numbers.json``: every number plotted, and the numbers the verdict is computed from;
+- ``record.json``: the summary record (claim, paper's number, ours, verdict, seconds).
+
+:func:`write_summary` turns the records of ``reproduce all`` into ``summary.md`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import io as _io
+from .. import spectrum
+from .. import training as _training
+
+#: The three verdicts of ``summary.md``.
+VERDICTS = ("reproduced", "partly", "not")
+
+#: Resolution of every figure (PNG); keeps each file near or below 150 KB.
+FIGURE_DPI = 90
+
+#: "No barrier" on a line between two trained points (S18 Sec. 3.3 and 4): the training loss on
+#: :math:`\alpha \in [0, 1]` may exceed the larger endpoint loss by at most
+#: ``NO_BARRIER_REL * max(L(0), L(1)) + NO_BARRIER_ABS`` (our choice, fixed before any run: 10 % of
+#: the endpoint loss, plus 1e-3 nats so that losses at round-off level do not count as barriers).
+NO_BARRIER_REL = 0.10
+NO_BARRIER_ABS = 1e-3
+
+
+# --------------------------------------------------------------------------------------------
+# Engines, threads, seeds
+# --------------------------------------------------------------------------------------------
+
+
+def best_engine() -> str:
+    """``"fast"`` (closed-form H, G, R) when its module is installed, else ``"reference"``."""
+    from ..curvature import ENGINES, _load_optional_engines
+
+    _load_optional_engines()
+    return "fast" if "fast" in ENGINES else "reference"
+
+
+@contextlib.contextmanager
+def single_thread_blas():
+    """Run the enclosed code with one BLAS thread.
+
+    Training multiplies small matrices (1,000 × 64 by 64 × 30, say). With OpenBLAS's default of one
+    thread per core, each such product paid a thread hand-off that made a training step 15-20 times
+    slower than with one thread on the 2-core reference machine (0.65 s against 11.8 s for 300 GD
+    steps of a 64-30-30-10 network on 1,000 digits, measured while other jobs ran). Dense
+    eigendecompositions keep the default thread count. Without ``threadpoolctl`` (it comes with
+    scikit-learn) this is a no-op.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def derive_seed(seed: int, *keys) -> int:
+    """A 32-bit seed determined by ``seed`` and the ``keys`` (strings or numbers), stable across runs.
+
+    Keys are hashed with CRC-32 (Python's ``hash`` of a string changes between processes) and fed
+    with ``seed`` to :class:`numpy.random.SeedSequence`, so distinct keys give independent streams.
+    """
+    words = [int(seed) & 0xFFFFFFFF] + [zlib.crc32(repr(k).encode()) for k in keys]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments and their context
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of the papers (PAPER.md's table, ids E1-E11).
+
+    ``configs`` maps ``"quick"`` and ``"full"`` to plain dicts of sizes; ``compute(ctx)`` returns
+    the numbers (JSON-serializable, arrays allowed); ``plot(ctx, numbers)`` writes the figures;
+    ``judge(numbers)`` returns ``(verdict, ours, checks)``: ``verdict`` one of :data:`VERDICTS`,
+    ``ours`` a short text of our numbers and ``checks`` the named booleans behind the verdict, all
+    computed from ``numbers`` by the rule stated in ``rule``.
+    """
+
+    id: str
+    slug: str
+    source: str
+    claim: str
+    paper_number: str
+    rule: str
+    configs: dict
+    compute: Callable
+    plot: Callable
+    judge: Callable
+
+    def config(self, quick: bool, overrides: dict | None = None) -> dict:
+        """The configuration of a run: ``configs['quick' or 'full']`` updated by ``overrides``.
+
+        An override naming a key the configuration does not have raises ``ValueError``.
+        """
+        cfg = json.loads(json.dumps(self.configs["quick" if quick else "full"]))
+        for key, value in (overrides or {}).items():
+            if key not in cfg:
+                raise ValueError(
+                    f"overrides: {self.id} has no setting {key!r}; expected one of {sorted(cfg)}"
+                )
+            cfg[key] = value
+        return cfg
+
+
+_NAME_OK = re.compile(r"[^A-Za-z0-9_.=+-]")
+
+
+@dataclass
+class Context:
+    """Where and how one experiment runs: its folder, mode, seed, configuration and point cache."""
+
+    experiment: Experiment
+    root: str
+    quick: bool
+    seed: int
+    progress: bool
+    config: dict
+    mnist: str | None = None
+    engine: str = field(default_factory=best_engine)
+    computed: list = field(default_factory=list)
+    loaded: list = field(default_factory=list)
+
+    @property
+    def dir(self) -> str:
+        """The experiment's folder, ``<root>/<id>``."""
+        return os.path.join(self.root, self.experiment.id)
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+    def seed_for(self, *keys) -> int:
+        """A seed for the part of the experiment named by ``keys`` (:func:`derive_seed`)."""
+        return derive_seed(self.seed, self.experiment.id, *keys)
+
+    def rng(self, *keys) -> np.random.Generator:
+        """A generator for the part of the experiment named by ``keys``."""
+        return np.random.default_rng(self.seed_for(*keys))
+
+    # ---- per-point cache -------------------------------------------------------------------
+    def point_paths(self, name: str) -> tuple[str, str]:
+        """``(json, npz)`` paths of the cached point ``name``."""
+        safe = _NAME_OK.sub("_", name)
+        base = os.path.join(self.dir, "points", safe)
+        return base + ".json", base + ".npz"
+
+    def point(self, name: str, params: dict, compute: Callable[[], dict]) -> dict:
+        """The result of one point of a sweep, computed once and then read back from disk.
+
+        ``params`` are the settings that define the point (sizes, seed, step counts, ...). A cached
+        point is reused only when its stored ``params`` equal these; otherwise it is recomputed
+        (so a changed configuration never returns stale numbers). ``compute()`` returns a dict of
+        JSON-serializable values and NumPy arrays; arrays go to ``<name>.npz``, the rest to
+        ``<name>.json``. Both are written atomically, the JSON last: the JSON file is the marker
+        of a finished point.
+        """
+        jpath, npath = self.point_paths(name)
+        want = _normalize(params)
+        if os.path.exists(jpath):
+            try:
+                stored = _io.load_json(jpath)
+                if stored.get("params") == want:
+                    out = dict(stored["values"])
+                    if stored.get("arrays"):
+                        arrays = _io.load_npz(npath, required=tuple(stored["arrays"]))
+                        out.update({k: arrays[k] for k in stored["arrays"]})
+                    self.loaded.append(name)
+                    return out
+            except (ValueError, KeyError, OSError, json.JSONDecodeError):
+                pass  # unreadable or partial: recompute
+        result = compute()
+        arrays = {k: np.asarray(v) for k, v in result.items() if isinstance(v, np.ndarray)}
+        values = {k: v for k, v in result.items() if k not in arrays}
+        if arrays:
+            _io.save_npz(npath, **arrays)
+        _io.save_json(
+            jpath, {"name": name, "params": want, "values": _normalize(values), "arrays": sorted(arrays)}
+        )
+        self.computed.append(name)
+        return result
+
+    # ---- progress and training --------------------------------------------------------------
+    def bar(self, iterable: Iterable, desc: str, total: int | None = None):
+        """A progress bar over a sweep (hidden with ``progress=False``)."""
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, desc=f"{self.experiment.id} {desc}", total=total, disable=not self.progress)
+
+    def train(self, objective, params0, **kwargs) -> _training.TrainResult:
+        """:func:`hessian_spectra.training.train` with a progress bar and one BLAS thread."""
+        with single_thread_blas():
+            return _training.train(objective, params0, progress=self.progress, **kwargs)
+
+    # ---- figures ------------------------------------------------------------------------------
+    def title(self, text: str = "") -> str:
+        """Figure title naming the experiment and the paper figure it reproduces."""
+        head = f"{self.experiment.id} — {self.experiment.source}"
+        return f"{head}: {text}" if text else head
+
+    def save_figure(self, fig, name: str) -> str:
+        """Write ``fig`` as ``<dir>/<name>.png`` (atomically) and return the path."""
+        from .. import plots
+
+        path = os.path.join(self.dir, name if name.endswith(".png") else name + ".png")
+        plots.save_figure(fig, path, dpi=FIGURE_DPI)
+        return path
+
+    def sub_context(self, experiment: Experiment, overrides: dict | None = None) -> Context:
+        """A context for another experiment in the same results folder, mode and seed (E9 reads E3's
+        and E7's points through it: finished points are reused, missing ones computed there)."""
+        return Context(
+            experiment,
+            self.root,
+            self.quick,
+            self.seed,
+            self.progress,
+            experiment.config(self.quick, overrides),
+            mnist=self.mnist,
+            engine=self.engine,
+            computed=self.computed,
+            loaded=self.loaded,
+        )
+
+
+def _normalize(obj):
+    """``obj`` as it reads back from JSON (tuples become lists, NumPy scalars plain numbers)."""
+    return json.loads(json.dumps(obj, default=_io._json_default, allow_nan=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Curvature and line helpers used by several experiments
+# --------------------------------------------------------------------------------------------
+
+
+def dense_spectra(objective, params, terms: Sequence[str] = ("H",), engine: str | None = None) -> dict:
+    """Eigenvalues (ascending) of the requested curvature matrices at ``params``.
+
+    The matrices come from :func:`hessian_spectra.hessian_terms` (the ``fast`` engine when present)
+    and are diagonalized one at a time by :func:`hessian_spectra.spectrum.eigenvalues`.
+    """
+    from ..curvature import hessian_terms
+
+    mats = hessian_terms(
+        objective.X,
+        objective.y,
+        params,
+        objective.layer_sizes,
+        objective.activation,
+        objective.loss,
+        terms=tuple(terms),
+        engine=engine or best_engine(),
+    )
+    return {t: spectrum.eigenvalues(mats.pop(t)) for t in tuple(terms)}
+
+
+def top_eigenvalue(objective, params, engine: str | None = None) -> float:
+    """The largest Hessian eigenvalue at ``params``: matrix-free Lanczos when
+    :mod:`hessian_spectra.curvature.matrix_free` is installed, else the dense spectrum."""
+    try:
+        from ..curvature import matrix_free
+    except ImportError:
+        return float(dense_spectra(objective, params, ("H",), engine)["H"][-1])
+    top, _ = matrix_free.top_eigenvalues(objective, params, 1, which="largest")
+    return float(np.max(top))
+
+
+def line_points(theta0, theta1, alphas) -> Iterable[tuple[float, np.ndarray]]:
+    r"""Points :math:`\theta(\alpha) = (1-\alpha)\,\theta_0 + \alpha\,\theta_1` (S18 Sec. 3.3, Fig. 6)."""
+    theta0, theta1 = np.asarray(theta0, dtype=float), np.asarray(theta1, dtype=float)
+    for a in alphas:
+        yield float(a), (1.0 - a) * theta0 + a * theta1
+
+
+def loss_on_line(objective, theta0, theta1, alphas, test_objective=None) -> dict:
+    """Training (and test) loss and accuracy at each :math:`\\theta(\\alpha)` of :func:`line_points`."""
+    out = {"alpha": [], "train_loss": [], "train_accuracy": [], "test_loss": [], "test_accuracy": []}
+    with single_thread_blas():
+        for a, theta in line_points(theta0, theta1, alphas):
+            out["alpha"].append(a)
+            out["train_loss"].append(float(objective.loss_value(theta)))
+            out["train_accuracy"].append(float(objective.accuracy(theta)))
+            if test_objective is not None:
+                out["test_loss"].append(float(test_objective.loss_value(theta)))
+                out["test_accuracy"].append(float(test_objective.accuracy(theta)))
+    return out
+
+
+def barrier(alphas, losses) -> dict:
+    r"""Height of the loss barrier between :math:`\alpha = 0` and :math:`\alpha = 1`.
+
+    ``height`` :math:`= \max_{\alpha\in[0,1]} L(\alpha) - \max(L(0), L(1))` (≤ 0 when the loss never
+    rises above the worse endpoint); ``none`` is true when ``height`` is at most
+    ``NO_BARRIER_REL * max(L(0), L(1)) + NO_BARRIER_ABS`` (:data:`NO_BARRIER_REL`).
+    """
+    a = np.asarray(alphas, dtype=float)
+    L = np.asarray(losses, dtype=float)
+    i0, i1 = int(np.argmin(np.abs(a))), int(np.argmin(np.abs(a - 1.0)))
+    if abs(a[i0]) > 1e-12 or abs(a[i1] - 1.0) > 1e-12:
+        raise ValueError("alphas must contain 0 and 1 (the two endpoints)")
+    inside = (a >= 0.0) & (a <= 1.0)
+    worse = max(L[i0], L[i1])
+    height = float(L[inside].max() - worse)
+    margin = NO_BARRIER_REL * worse + NO_BARRIER_ABS
+    return {"height": height, "endpoint_max": float(worse), "margin": float(margin), "none": height <= margin}
+
+
+def top_values(eigvals, k: int) -> list[float]:
+    """The ``k`` largest eigenvalues in decreasing order, as plain floats."""
+    w = np.sort(np.asarray(eigvals, dtype=float))[::-1]
+    return [float(v) for v in w[:k]]
+
+
+# --------------------------------------------------------------------------------------------
+# Verdicts
+# --------------------------------------------------------------------------------------------
+
+
+def grade(checks: dict, partly_at_least: int | None = None) -> str:
+    """Verdict from named boolean checks: ``reproduced`` when all hold, ``partly`` when at least
+    ``partly_at_least`` hold (default: half of them, rounded up), ``not`` otherwise."""
+    if not checks:
+        raise ValueError("checks must name at least one check")
+    n_ok = sum(bool(v) for v in checks.values())
+    need = (len(checks) + 1) // 2 if partly_at_least is None else int(partly_at_least)
+    if n_ok == len(checks):
+        return "reproduced"
+    if n_ok >= max(need, 1):
+        return "partly"
+    return "not"
+
+
+def check_verdict(verdict: str) -> str:
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}; got {verdict!r}")
+    return verdict
+
+
+def format_checks(checks: dict) -> str:
+    """``"a ✓, b ✗"``: the checks behind a verdict, for the summary."""
+    return ", ".join(f"{k} {'✓' if v else '✗'}" for k, v in checks.items())
+
+
+# --------------------------------------------------------------------------------------------
+# Running and summarizing
+# --------------------------------------------------------------------------------------------
+
+
+def _versions() -> dict:
+    import matplotlib
+    import scipy
+
+    from .. import __version__
+
+    return {
+        "hessian_spectra": __version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "matplotlib": matplotlib.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def run_experiment(
+    experiment: Experiment,
+    out_dir: str = "results",
+    quick: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+    overrides: dict | None = None,
+    mnist: str | None = None,
+) -> dict:
+    """Run ``experiment`` into ``<out_dir>/<id>/`` and return its summary record.
+
+    The record holds ``id``, ``source``, ``claim``, ``paper_number``, ``ours``, ``verdict``,
+    ``checks``, ``rule``, ``seconds`` and how many points were computed or read back from disk.
+    """
+    t0 = time.perf_counter()
+    ctx = Context(
+        experiment,
+        os.fspath(out_dir),
+        bool(quick),
+        int(seed),
+        bool(progress),
+        experiment.config(quick, overrides),
+        mnist=None if mnist is None else os.fspath(mnist),
+    )
+    os.makedirs(ctx.dir, exist_ok=True)
+    _io.save_json(
+        os.path.join(ctx.dir, "config.json"),
+        {
+            "id": experiment.id,
+            "source": experiment.source,
+            "mode": ctx.mode,
+            "seed": ctx.seed,
+            "engine": ctx.engine,
+            "mnist": ctx.mnist,
+            "config": ctx.config,
+            "overrides": overrides or {},
+            "versions": _versions(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
+    numbers = experiment.compute(ctx)
+    experiment.plot(ctx, numbers)
+    verdict, ours, checks = experiment.judge(numbers)
+    check_verdict(verdict)
+    _io.save_json(os.path.join(ctx.dir, "numbers.json"), numbers)
+    record = {
+        "id": experiment.id,
+        "source": experiment.source,
+        "claim": experiment.claim,
+        "paper_number": experiment.paper_number,
+        "ours": ours,
+        "verdict": verdict,
+        "checks": {k: bool(v) for k, v in checks.items()},
+        "rule": experiment.rule,
+        "mode": ctx.mode,
+        "seed": ctx.seed,
+        "engine": ctx.engine,
+        "points_computed": len(ctx.computed),
+        "points_loaded": len(ctx.loaded),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    _io.save_json(os.path.join(ctx.dir, "record.json"), record)
+    return record
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(records: Sequence[dict], mode: str, seed: int, total_seconds: float) -> str:
+    """The text of ``summary.md``: one table row per record, then the rule behind each verdict."""
+    lines = [
+        "# Reproduction summary",
+        "",
+        f"`hessian-spectra reproduce all{' --quick' if mode == 'quick' else ''} --seed {seed}`: "
+        f"{len(records)} experiments in {total_seconds / 60:.1f} min. Every verdict below is computed "
+        "from the experiment's `numbers.json` by the rule listed under the table.",
+        "",
+        "| id | paper figure | claim | paper's number | ours | verdict | time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(x)
+                for x in (
+                    r["id"],
+                    r["source"],
+                    r["claim"],
+                    r["paper_number"],
+                    r["ours"],
+                    f"**{r['verdict']}**",
+                    r.get("seconds", ""),
+                )
+            )
+            + " |"
+        )
+    counts = {v: sum(r["verdict"] == v for r in records) for v in (*VERDICTS, "error")}
+    lines += [
+        "",
+        "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".",
+        "",
+        "## Rules",
+        "",
+    ]
+    for r in records:
+        checks = format_checks(r.get("checks", {}))
+        lines.append(f"- **{r['id']}**: {r['rule']}" + (f" Checks: {checks}." if checks else ""))
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(out_dir: str, records: Sequence[dict], mode: str, seed: int, total_seconds: float) -> str:
+    """Write ``summary.md`` and ``summary.json`` into ``out_dir``; return the Markdown path."""
+    path = os.path.join(os.fspath(out_dir), "summary.md")
+    _io.save_text(path, summary_markdown(records, mode, seed, total_seconds))
+    _io.save_json(
+        os.path.join(os.fspath(out_dir), "summary.json"),
+        {"mode": mode, "seed": seed, "seconds": round(total_seconds, 1), "records": list(records)},
+    )
+    return path
+
+
+def outlier_summary(eigvals) -> dict:
+    """:func:`hessian_spectra.spectrum.summarize` plus the top 20 eigenvalues (plain numbers)."""
+    s = spectrum.summarize(eigvals)
+    s["top"] = top_values(eigvals, 20)
+    return s

@@ -1,0 +1,87 @@
+"""Spectrum analysis: eigenvalues, outlier counts, zero and negative eigenvalues."""
+
+import numpy as np
+import pytest
+
+from hessian_spectra import spectrum
+
+
+def _planted(rng, outliers, n_bulk=300, bulk_scale=1e-3):
+    """A symmetric matrix with known eigenvalues: `outliers` plus a bulk in [0, bulk_scale]."""
+    w = np.concatenate([outliers, bulk_scale * rng.random(n_bulk)])
+    Q, _ = np.linalg.qr(rng.standard_normal((w.size, w.size)))
+    return (Q * w) @ Q.T, np.sort(w)
+
+
+@pytest.mark.parametrize("driver", spectrum.DRIVERS)
+def test_eigenvalues_match_a_planted_spectrum(driver, rng):
+    """eigh of Q diag(w) Qᵀ returns w (ascending) to 1e-12 relative to the norm, for every driver."""
+    M, w = _planted(rng, [1.0, 0.5, 0.2], n_bulk=150)
+    np.testing.assert_allclose(spectrum.eigenvalues(M, driver), w, atol=1e-12)
+    vals, vecs = spectrum.eigh(M, driver)
+    # Orthogonality: MRRR (evr) guarantees O(Pε) only for well-separated eigenvalues; the tight
+    # bulk here (300 values in [0, 1e-3]) costs it a few digits, so 1e-10 is the bound for all.
+    np.testing.assert_allclose(vecs.T @ vecs, np.eye(w.size), atol=1e-10)
+    np.testing.assert_allclose(M @ vecs, vecs * vals, atol=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 10, 50])
+def test_outlier_counts_find_planted_outliers(k, rng):
+    """k outliers in [0.05, 0.2] above a bulk in [0, 1e-3]: all three rules count k... except that
+    the gap rule counts only down to the largest gap, so here the outliers are evenly spaced and the
+    gap to the bulk (≥ 0.049) is the largest."""
+    outliers = np.linspace(0.2, 0.05, k) if k > 1 else np.array([0.2])
+    if k > 1 and (0.2 - 0.05) / (k - 1) > 0.049:
+        outliers = np.linspace(0.2, 0.2 - 0.04 * (k - 1), k)
+    w = np.concatenate([outliers, 1e-3 * rng.random(400)])
+    counts = spectrum.outlier_counts(w)
+    assert counts == {"gap": k, "ratio": k, "elbow": k}
+
+
+def test_gap_and_ratio_can_disagree():
+    """Outliers (10, 1, 0.9) over a bulk at ≤ 0.01: the largest gap is after 10 (count 1), the
+    largest ratio after 0.9 (count 3): the rules measure different things, as in S18's Table 1."""
+    w = np.concatenate([[10.0, 1.0, 0.9], np.linspace(0.01, 0.001, 50)])
+    assert spectrum.outlier_count_gap(w) == 1
+    assert spectrum.outlier_count_ratio(w) == 3
+    assert spectrum.outlier_count_elbow(w, threshold=0.5) == 3
+
+
+def test_zero_count_of_a_low_rank_gram_matrix(rng):
+    """B Bᵀ with B of shape P×r has exactly P − r zero eigenvalues; the round-off tolerance
+    P·ε·max|λ| separates them from the r positive ones."""
+    P, r = 120, 17
+    B = rng.standard_normal((P, r))
+    w = spectrum.eigenvalues(B @ B.T)
+    assert spectrum.count_zero(w) == P - r
+    tol = spectrum.zero_tolerance(w)
+    assert np.isclose(tol, P * np.finfo(float).eps * w.max())
+    assert np.sort(w)[::-1][r - 1] > 1e6 * tol
+
+
+def test_negative_stats():
+    """Counts, fraction and most negative value beyond round-off; round-off negatives are ignored."""
+    w = np.array([-0.5, -0.1, -1e-18, 0.0, 2.0])
+    s = spectrum.negative_stats(w)
+    assert s["count"] == 2 and s["fraction"] == 0.4 and s["most_negative"] == -0.5
+    assert np.isclose(s["ratio_to_top"], 0.25) and np.isclose(s["sum"], -0.6)
+
+
+def test_bulk_edge_and_summary(rng):
+    """The bulk edge is the (k+1)-th largest eigenvalue; summarize gathers every statistic."""
+    w = np.concatenate([[3.0, 2.0], 0.01 * rng.random(100)])
+    assert spectrum.bulk_edge(w, 2) == np.sort(w)[-3]
+    s = spectrum.summarize(w)
+    assert s["outliers"]["elbow"] == 2 and s["max"] == 3.0 and s["n"] == 102
+
+
+def test_bad_inputs():
+    """Non-square or non-finite matrices and unknown drivers are refused with clear messages."""
+    with pytest.raises(ValueError, match="must be square"):
+        spectrum.eigenvalues(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="non-finite"):
+        spectrum.eigenvalues(np.array([[np.nan, 0], [0, 1.0]]))
+    with pytest.raises(ValueError, match="driver must be one of"):
+        spectrum.eigenvalues(np.eye(2), driver="qr")
+    with pytest.raises(ValueError, match="n_outliers"):
+        spectrum.bulk_edge(np.ones(3), 3)

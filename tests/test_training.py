@@ -1,0 +1,93 @@
+"""Training by GD and SGD."""
+
+import numpy as np
+import pytest
+
+import hessian_spectra as hs
+from hessian_spectra.training import TrainingDivergedError, train
+
+
+@pytest.fixture
+def problem():
+    ds = hs.blobs(n_samples=60, n_clusters=3, dim=4, seed=0)
+    sizes = (4, 6, 3)
+    return hs.Objective(ds.X, ds.y, sizes, "tanh"), hs.init_params(sizes, seed=1)
+
+
+def test_gd_step_is_w_minus_lr_grad(problem):
+    """One GD step gives w − η∇L(w) (∇L checked independently against finite differences elsewhere)."""
+    obj, w0 = problem
+    res = train(obj, w0, lr=0.3, steps=1, progress=False)
+    np.testing.assert_allclose(res.params, w0 - 0.3 * obj.gradient(w0), rtol=1e-14, atol=1e-16)
+
+
+def test_gd_decreases_the_loss_on_blobs(problem):
+    """GD with a small step on separable blobs lowers the loss and reaches full accuracy."""
+    obj, w0 = problem
+    res = train(obj, w0, lr=0.5, steps=300, progress=False)
+    assert res.history["loss"][-1] < 0.2 * res.history["loss"][0]
+    assert res.history["accuracy"][-1] == 1.0
+    assert res.history["step"][-1] == 300
+
+
+def test_sgd_with_full_sequential_batches_is_gd(problem):
+    """SGD whose batch is the whole data set in order takes the GD steps exactly."""
+    obj, w0 = problem
+    gd = train(obj, w0, lr=0.2, steps=5, progress=False)
+    sgd = train(obj, w0, "sgd", lr=0.2, steps=5, batch_size=obj.n_samples, shuffle=False, progress=False)
+    np.testing.assert_allclose(sgd.params, gd.params, rtol=1e-13)
+
+
+def test_sgd_sequential_batches_walk_through_the_data(problem):
+    """Sequential SGD with batch B uses samples [0:B], [B:2B], ...: two steps equal two manual
+    minibatch gradient steps."""
+    obj, w0 = problem
+    res = train(obj, w0, "sgd", lr=0.1, steps=2, batch_size=20, shuffle=False, progress=False)
+    w = w0.copy()
+    for sl in (slice(0, 20), slice(20, 40)):
+        sub = obj.with_data(obj.X[sl], obj.y[sl])
+        w = w - 0.1 * sub.gradient(w)
+    np.testing.assert_allclose(res.params, w, rtol=1e-13)
+
+
+def test_sgd_is_reproducible_given_seed(problem):
+    """Shuffled SGD: same seed, same parameters; another seed, other parameters."""
+    obj, w0 = problem
+    a = train(obj, w0, "sgd", lr=0.1, steps=10, batch_size=7, seed=3, progress=False).params
+    b = train(obj, w0, "sgd", lr=0.1, steps=10, batch_size=7, seed=3, progress=False).params
+    c = train(obj, w0, "sgd", lr=0.1, steps=10, batch_size=7, seed=4, progress=False).params
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_grad_tol_stops_and_snapshots_are_kept(problem):
+    """Training stops once ‖∇L‖ ≤ tol; snapshots hold the parameters at the chosen steps."""
+    obj, w0 = problem
+    res = train(
+        obj, w0, lr=0.5, steps=5000, grad_tol=0.05, snapshot_steps=(0, 3), record_every=1, progress=False
+    )
+    assert res.converged and res.history["grad_norm"][-1] <= 0.05 < res.history["grad_norm"][-2]
+    np.testing.assert_array_equal(res.snapshots[0], w0)
+    three = train(obj, w0, lr=0.5, steps=3, progress=False).params
+    np.testing.assert_allclose(res.snapshots[3], three, rtol=1e-14)
+
+
+def test_divergence_names_the_learning_rate(problem):
+    """A huge learning rate on MSE diverges; the error says so and names lr."""
+    obj, w0 = problem
+    obj = hs.Objective(obj.X * 50, obj.y, obj.layer_sizes, "relu", "mse")
+    with pytest.raises(TrainingDivergedError, match="lr = 1000"), np.errstate(all="ignore"):
+        train(obj, w0, lr=1000.0, steps=200, progress=False)
+
+
+def test_bad_arguments(problem):
+    """Unknown optimizer, SGD without batch size or with a batch larger than N, negative lr."""
+    obj, w0 = problem
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        train(obj, w0, "adam", progress=False)
+    with pytest.raises(ValueError, match="batch_size is required"):
+        train(obj, w0, "sgd", progress=False)
+    with pytest.raises(ValueError, match="exceeds the number of samples"):
+        train(obj, w0, "sgd", batch_size=1000, progress=False)
+    with pytest.raises(ValueError, match="lr must be"):
+        train(obj, w0, lr=-1, progress=False)
