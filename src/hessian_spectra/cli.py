@@ -321,12 +321,13 @@ def cmd_hessian(args) -> int:
     return 0
 
 
-def _plot_spectra(path, out, terms, n_outliers, run_name) -> None:
+def _plot_spectra(path, out, terms, counts: dict, run_name) -> None:
     from . import plots
 
     if terms == ("H",):
+        counts_text = f"outliers by gap / ratio / elbow: {counts['gap']} / {counts['ratio']} / {counts['elbow']}"
         fig = plots.spectrum_figure(
-            out["eigvals_H"], title=f"Hessian spectrum of {run_name}", outliers=n_outliers
+            out["eigvals_H"], title=f"Hessian spectrum of {run_name}\n({counts_text})", outliers=counts["ratio"]
         )
     else:
         fig = plots.decomposition_figure(

@@ -60,6 +60,7 @@ def save_text(path: str | os.PathLike, text: str) -> None:
 
 
 def load_json(path: str | os.PathLike):
+    """Read a JSON file written by :func:`save_json`."""
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 

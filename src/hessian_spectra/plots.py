@@ -54,7 +54,7 @@ def spectrum_figure(eigvals, title: str = "Hessian spectrum", top: int = 100, ou
             "o",
             mfc="none",
             color="C3",
-            label=f"{outliers} outliers",
+            label=f"{outliers} outliers (largest-ratio rule)",
         )
         ax1.legend()
     ax1.set_title(f"top {min(top, w.size)} of {w.size} eigenvalues")
