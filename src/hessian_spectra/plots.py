@@ -72,25 +72,74 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
     plt.close(fig)
 
 
-def decomposition_figure(eigvals_by_term: dict, title: str = "H = G + R", top: int = 100):
+def decomposition_figure(eigvals_by_term: dict, title: str = "H = G + R", top: int = 100, axes=None):
     """Ordered eigenvalues of several matrices (e.g. H, G, R) overlaid: top ``top`` by rank (left)
     and all of them on a symmetric-log scale (right), so the bulk at zero and the negative
-    eigenvalues of R stay visible next to the outliers."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    eigenvalues of R stay visible next to the outliers.
+
+    With ``axes`` (a pair of matplotlib Axes, e.g. one row of a larger grid) the two panels are drawn
+    there, ``title`` prefixes their titles, and the figure holding them is returned.
+    """
+    if axes is None:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    else:
+        ax1, ax2 = axes
+        fig = ax1.figure
     for name, w in eigvals_by_term.items():
         w = np.asarray(w, dtype=float)
         plot_ordered_eigenvalues(ax1, w, label=name, top=min(top, w.size))
         ws = np.sort(w)[::-1]
         ax2.plot(np.arange(1, ws.size + 1), ws, lw=1.0, label=name)
-    ax1.set_title(f"top {top} eigenvalues")
-    ax1.legend()
     allw = np.concatenate([np.asarray(w, dtype=float) for w in eigvals_by_term.values()])
+    prefix = "" if axes is None else f"{title}: "
+    ax1.set_title(f"{prefix}top {min(top, max(np.size(w) for w in eigvals_by_term.values()))} eigenvalues")
+    ax1.legend()
     linthresh = max(1e-8, 1e-6 * float(np.max(np.abs(allw))))
     ax2.set_yscale("symlog", linthresh=linthresh)
     ax2.set_xlabel("rank (largest first)")
     ax2.set_ylabel("eigenvalue (symlog)")
-    ax2.set_title("all eigenvalues")
+    ax2.set_title(f"{prefix}all eigenvalues")
     ax2.legend()
-    fig.suptitle(title)
+    if axes is None:
+        fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def density_figure(grid, density, title: str = "spectral density", exact_grid=None, exact_density=None):
+    """Smoothed spectral density on a logarithmic axis (Ghorbani et al., 2019, Fig. 1 style).
+
+    ``density`` is drawn against ``grid``; an exact (e.g. dense, Gaussian-smoothed) density given as
+    ``exact_density`` (on ``exact_grid``, default ``grid``) is overlaid dashed. The vertical axis
+    spans ten decades below the highest value, so both the bulk at zero and the outliers show.
+    """
+    grid = np.asarray(grid, dtype=float)
+    density = np.asarray(density, dtype=float)
+    if grid.shape != density.shape or grid.ndim != 1:
+        raise ValueError(
+            f"grid and density must be 1-d of the same length; got {grid.shape}, {density.shape}"
+        )
+    fig, ax = plt.subplots(figsize=(7, 4))
+    top = float(np.max(density))
+    curves = [density]
+    ax.semilogy(grid, density, lw=1.2, color="C0", label="SLQ estimate")
+    if exact_density is not None:
+        exact_density = np.asarray(exact_density, dtype=float)
+        exact_grid = grid if exact_grid is None else np.asarray(exact_grid, dtype=float)
+        if exact_grid.shape != exact_density.shape:
+            raise ValueError(
+                f"exact_grid and exact_density must have the same shape; got {exact_grid.shape}, "
+                f"{exact_density.shape}"
+            )
+        ax.semilogy(exact_grid, exact_density, "--", lw=1.0, color="C3", label="exact (smoothed)")
+        curves.append(exact_density)
+        top = max(top, float(np.max(exact_density)))
+    floor = top * 1e-10 if top > 0 else 1e-300
+    ax.set_ylim(floor, top * 3 if top > 0 else 1.0)
+    ax.set_xlabel("eigenvalue")
+    ax.set_ylabel("density (log scale)")
+    ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend()
     fig.tight_layout()
     return fig

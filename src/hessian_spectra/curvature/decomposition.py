@@ -34,6 +34,8 @@ All matrices are dense P×P float64 arrays in the flat layout of :mod:`hessian_s
 
 from __future__ import annotations
 
+import warnings
+
 import autograd.numpy as anp
 import numpy as np
 from autograd import hessian as _autograd_hessian
@@ -91,6 +93,18 @@ def _chunks(n_samples: int, bytes_per_sample: int, chunk_size: int | None):
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
     for start in range(0, n_samples, int(chunk_size)):
         yield slice(start, min(n_samples, start + int(chunk_size)))
+
+
+def _dense_hessian(fun, x) -> np.ndarray:
+    """``autograd.hessian(fun)(x)`` as a symmetrized float64 array.
+
+    autograd warns "Output seems independent of input" when a gradient is constant (e.g. R of a
+    model linear in its parameters, which is exactly zero); that zero is the right answer, so the
+    warning is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Output seems independent of input")
+        return _symmetrize(np.asarray(_autograd_hessian(fun)(x), dtype=np.float64))
 
 
 def _symmetrize(M: np.ndarray) -> np.ndarray:
@@ -190,9 +204,12 @@ def gauss_newton(
     r"""Gauss-Newton term :math:`G = \frac1N \sum_i J_i^\top A_i J_i` (S18, Sec. 2; theory Eq. T2).
 
     :math:`A_i` is the Hessian of the loss in logit space: :math:`\mathrm{diag}(p_i) - p_i p_i^\top`
-    for cross-entropy, :math:`I_C` for MSE. :math:`J_i` come from :func:`per_sample_jacobians`
+    for cross-entropy, :math:`I_C` for MSE, used through its factor :math:`A_i = S_i S_i^\top`
+    (:func:`logit_hessian_factor`), so that :math:`G = \frac1N \sum_i M_i M_i^\top` with
+    :math:`M_i = J_i^\top S_i`: a symmetric rank-k update (half the flops of a general product, and
+    positive semidefinite by construction). :math:`J_i` come from :func:`per_sample_jacobians`
     (``method``), accumulated over blocks of ``chunk_size`` samples (default: ~64 MiB of Jacobians
-    per block). The result is symmetrized, :math:`(G + G^\top)/2`.
+    per block).
     """
     objective = _check_objective(objective)
     params = objective.check_params(params)
@@ -204,10 +221,26 @@ def gauss_newton(
     G = np.zeros((P, P))
     for sl in _chunks(N, 8 * C * P, chunk_size):
         J = fn(objective, params, objective.X[sl])
-        A = _losses.logit_hessian(logits[sl], objective.y[sl], objective.loss)
-        AJ = np.matmul(A, J)
-        G += J.reshape(-1, P).T @ AJ.reshape(-1, P)
+        S = logit_hessian_factor(logits[sl], objective.loss)
+        M = np.ascontiguousarray(np.einsum("ncp,nck->nkp", J, S).reshape(-1, P))
+        G += M.T @ M  # NumPy calls BLAS syrk for a product of an array with its own transpose
     return _symmetrize(G / N)
+
+
+def logit_hessian_factor(logits, loss: str) -> np.ndarray:
+    r"""Per-sample factors :math:`S_i` (N × C × C) with :math:`S_i S_i^\top = A_i = \nabla_f^2\ell(f_i, y_i)`.
+
+    Cross-entropy: :math:`S_i = (I - p_i \mathbf 1^\top)\,\mathrm{diag}\sqrt{p_i}`, whose column c is
+    :math:`\sqrt{p_c}\,(e_c - p)`, by :math:`\mathrm{diag}\,p - pp^\top = \sum_c p_c (e_c - p)(e_c - p)^\top`
+    (theory Eq. T6). MSE: :math:`S_i = I_C`. Neither depends on the labels.
+    """
+    check_choice("loss", loss, _losses.LOSSES)
+    z = np.asarray(logits, dtype=np.float64)
+    n, c = z.shape
+    if loss == "mse":
+        return np.broadcast_to(np.eye(c), (n, c, c))
+    p = _losses.softmax(z)
+    return (np.eye(c)[None, :, :] - p[:, :, None]) * np.sqrt(p)[:, None, :]
 
 
 def residual_term(objective: Objective, params) -> np.ndarray:
@@ -226,7 +259,7 @@ def residual_term(objective: Objective, params) -> np.ndarray:
     def frozen_residual_objective(v):
         return anp.sum(objective.logits(v) * r)
 
-    return _symmetrize(np.asarray(_autograd_hessian(frozen_residual_objective)(params), dtype=np.float64))
+    return _dense_hessian(frozen_residual_objective, params)
 
 
 def gauss_newton_linearized(objective: Objective, params) -> np.ndarray:
@@ -248,7 +281,7 @@ def gauss_newton_linearized(objective: Objective, params) -> np.ndarray:
     def linearized_loss(v):
         return loss_fn(f0 + jvp(v - params), objective.y)
 
-    return _symmetrize(np.asarray(_autograd_hessian(linearized_loss)(params), dtype=np.float64))
+    return _dense_hessian(linearized_loss, params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,7 +404,7 @@ def empirical_fisher_residual(objective: Objective, params) -> np.ndarray:
     def frozen_ratio(v):
         return -anp.mean(anp.exp(log_p_true(v) - log_s0))
 
-    return _symmetrize(np.asarray(_autograd_hessian(frozen_ratio)(params), dtype=np.float64))
+    return _dense_hessian(frozen_ratio, params)
 
 
 # --------------------------------------------------------------------------------------------

@@ -70,9 +70,6 @@ from . import TERMS, register_engine
 #: Default bound on the engine's own working memory (bytes), on top of the output matrices.
 DEFAULT_WORKSPACE_BYTES = 256 * 2**20
 
-#: Row strips of a diagonal block hold at most this many input units (keeps the redundant lower
-#: part of the strips, about ``strip / (2 n)`` of the block, small).
-_DIAGONAL_STRIP = 12
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,100 +78,261 @@ _DIAGONAL_STRIP = 12
 
 
 class _Chunk:
-    """Forward and backward quantities of a chunk of samples (see the module docstring).
+    """Forward and backward quantities of a chunk of samples (notation of the module docstring).
 
-    Attributes (all float64, leading axis = samples in the chunk):
+    Attributes (float64, leading axis = the ``c`` samples of the chunk):
 
     - ``ht[l]``: :math:`\\tilde h_l = [h_l, 1]`, shape ``(c, n_l + 1)``;
-    - ``d1[l]``: :math:`\\sigma'(z_l)` for hidden layers, shape ``(c, n_{l+1})``;
+    - ``d1[l]``: :math:`\\sigma'(z_l)` for the hidden layers, shape ``(c, n_{l+1})``;
     - ``g[l]``: :math:`g_l = \\partial\\ell/\\partial z_l`, shape ``(c, n_{l+1})``;
     - ``Tt[m, l]``: :math:`T_{ml}^\\top`, shape ``(c, n_{l+1}, n_{m+1})`` for ``l < m``;
     - ``AB[m]``: :math:`A B_m`, shape ``(c, C, n_{m+1})``;
-    - ``S[m]``: :math:`S_m`, shape ``(c, n_{m+1}, n_{m+1})`` (``None`` where it is zero).
+    - ``S[m]``: :math:`S_m`, ``None`` where it vanishes (always for the last layer, everywhere for
+      relu and linear), the diagonal ``(c, n_{m+1})`` where it is diagonal (``m = L-2``,
+      ``S_diagonal[m]``), else ``(c, n_{m+1}, n_{m+1})``.
     """
 
     def __init__(self, X, y, layers, act, loss):
         L = len(layers)
         c = X.shape[0]
-        ones = np.ones((c, 1))
         hs, zs = [X], []
         for l, (W, b) in enumerate(layers):
             z = hs[-1] @ W + b
             zs.append(z)
             if l < L - 1:
                 hs.append(act.fn(z))
-        self.ht = [np.hstack([h, ones]) for h in hs]
+        self.n_samples = c
+        self.ht = [np.hstack([h, np.ones((c, 1))]) for h in hs]
         self.d1 = [act.d1(z) for z in zs[:-1]]
-        d2 = [act.d2(z) for z in zs[:-1]]
-        logits = zs[-1]
-        r = _losses.logit_gradient(logits, y, loss)
-        A = _losses.logit_hessian(logits, y, loss)
+        r = _losses.logit_gradient(zs[-1], y, loss)
+        A = _losses.logit_hessian(zs[-1], y, loss)
 
-        # Backward pass: g_{L-1} = r, g_l = (g_{l+1} W_{l+1}ᵀ) ⊙ σ'(z_l).
-        g = [None] * L
-        g[L - 1] = r
-        dh = [None] * L  # dh[l] = ∂ℓ/∂h_{l+1} = g_{l+1} W_{l+1}ᵀ
+        # Backward pass: g_{L-1} = r;  dh_l = ∂ℓ/∂h_{l+1} = g_{l+1} W_{l+1}ᵀ;  g_l = dh_l ⊙ σ′(z_l).
+        self.g = [None] * L
+        self.g[L - 1] = r
+        dh = [None] * L
         for l in range(L - 2, -1, -1):
-            dh[l] = g[l + 1] @ layers[l + 1][0].T
-            g[l] = dh[l] * self.d1[l]
-        self.g = g
+            dh[l] = self.g[l + 1] @ layers[l + 1][0].T
+            self.g[l] = dh[l] * self.d1[l]
 
-        # Transposed layer-to-layer Jacobians: Tᵀ_{m,l} = (Tᵀ_{m-1,l} ⊙ σ'(z_{m-1})) W_m.
-        Tt = {}
+        # Transposed Jacobians: Tᵀ_{l+1,l} = diag σ′(z_l) W_{l+1};  Tᵀ_{m,l} = (Tᵀ_{m-1,l} ⊙ σ′(z_{m-1})) W_m.
+        self.Tt = {}
         for l in range(L - 1):
-            Tt[l + 1, l] = self.d1[l][:, :, None] * layers[l + 1][0][None, :, :]
+            self.Tt[l + 1, l] = self.d1[l][:, :, None] * layers[l + 1][0][None, :, :]
             for m in range(l + 2, L):
-                prev = Tt[m - 1, l] * self.d1[m - 1][:, None, :]
-                Tt[m, l] = (prev.reshape(-1, prev.shape[2]) @ layers[m][0]).reshape(c, prev.shape[1], -1)
-        self.Tt = Tt
+                prev = self.Tt[m - 1, l] * self.d1[m - 1][:, None, :]
+                n_l = prev.shape[1]
+                self.Tt[m, l] = (prev.reshape(c * n_l, -1) @ layers[m][0]).reshape(c, n_l, -1)
 
-        # A B_m = A (Tᵀ_{L-1,m})ᵀ; for m = L-1, B = I.
-        self.AB = [None] * L
-        for m in range(L):
-            self.AB[m] = A if m == L - 1 else A @ Tt[L - 1, m].transpose(0, 2, 1)
+        # A B_m with B_m = T_{L-1,m} (B_{L-1} = I).
+        self.AB = [A if m == L - 1 else A @ self.Tt[L - 1, m].transpose(0, 2, 1) for m in range(L)]
 
-        # σ″ part of ∂²ℓ/∂z_m²: S_m = D′_m W_{m+1} S_{m+1} W_{m+1}ᵀ D′_m + diag(σ″(z_m) ⊙ dh_m).
-        S = [None] * L
+        # σ″ part of ∂²ℓ/∂z_m²: S_{L-1} = 0,  S_m = D′_m W_{m+1} S_{m+1} W_{m+1}ᵀ D′_m + diag(σ″(z_m) ⊙ dh_m).
+        self.S = [None] * L
+        self.S_diagonal = [False] * L
         for m in range(L - 2, -1, -1):
-            diag = d2[m] * dh[m]
-            nxt = S[m + 1]
-            if nxt is None and not np.any(diag):
+            diag = act.d2(zs[m]) * dh[m]
+            nxt = self.S[m + 1]
+            if nxt is None:
+                if np.any(diag):
+                    self.S[m], self.S_diagonal[m] = diag, True
                 continue
-            n = diag.shape[1]
-            Sm = np.zeros((c, n, n))
-            if nxt is not None:
-                Wn = layers[m + 1][0]  # (n_{m+1}, n_{m+2})
-                k = nxt.shape[1]
-                tmp = (nxt.reshape(c * k, k) @ Wn.T).reshape(c, k, n)  # S_{m+1} W_{m+1}ᵀ
-                Sm[:] = (tmp.transpose(0, 2, 1).reshape(c * n, k) @ Wn.T).reshape(c, n, n)
-                Sm *= self.d1[m][:, :, None]
-                Sm *= self.d1[m][:, None, :]
+            W = layers[m + 1][0]  # (n_{m+1}, n_{m+2})
+            n, k = W.shape
+            if self.S_diagonal[m + 1]:  # W diag(s) Wᵀ
+                Sm = ((W[None, :, :] * nxt[:, None, :]).reshape(c * n, k) @ W.T).reshape(c, n, n)
+            else:  # W S Wᵀ, by two products with the shared W
+                tmp = (nxt.reshape(c * k, k) @ W.T).reshape(c, k, n)  # (S Wᵀ)_i
+                Sm = (tmp.transpose(0, 2, 1).reshape(c * n, k) @ W.T).reshape(c, n, n)
+            Sm *= self.d1[m][:, :, None]
+            Sm *= self.d1[m][:, None, :]
             idx = np.arange(n)
             Sm[:, idx, idx] += diag
-            S[m] = Sm
-        self.S = S
-        self.n_samples = c
-
-    def transposed_jacobian(self, m, l):
-        """:math:`T_{ml}^\\top` (``None`` for ``m == l``, meaning the identity)."""
-        return None if m == l else self.Tt[m, l]
+            self.S[m] = Sm
 
     def kernel_G(self, l, m):
         """Per-sample :math:`B_l^\\top A B_m`, shape ``(c, n_{l+1}, n_{m+1})``."""
         L = len(self.g)
-        if l == L - 1:
-            return self.AB[m]
-        return self.Tt[L - 1, l] @ self.AB[m]
+        return self.AB[m] if l == L - 1 else self.Tt[L - 1, l] @ self.AB[m]
 
     def kernel_R(self, l, m):
-        """Per-sample :math:`T_{ml}^\\top S_m` (``None`` when :math:`S_m = 0`)."""
-        if self.S[m] is None:
-            return None
-        return self.S[m] if l == m else self.Tt[m, l] @ self.S[m]
+        """Per-sample :math:`T_{ml}^\\top S_m` as a dense ``(c, n_{l+1}, n_{m+1})`` array."""
+        S = self.S[m]
+        if self.S_diagonal[m]:
+            if l == m:
+                out = np.zeros((self.n_samples, S.shape[1], S.shape[1]))
+                idx = np.arange(S.shape[1])
+                out[:, idx, idx] = S
+                return out
+            return self.Tt[m, l] * S[:, None, :]
+        return S if l == m else self.Tt[m, l] @ S
 
 
 # --------------------------------------------------------------------------------------------
-# Writing into the dense matrices
+# What to multiply for one block, and where the products go
+# --------------------------------------------------------------------------------------------
+
+
+def _block_plan(terms, residual: str, off_diagonal: bool):
+    """Products to form for a block and how each requested term is made of them.
+
+    ``residual`` says what :math:`S_m` is in this block: ``"zero"``, ``"diag"`` (a diagonal block
+    with diagonal :math:`S_m`, whose R part is the cheap product with the diagonal only) or
+    ``"full"``. Returns ``(kernels, combos, diag_targets, cross_targets)``:
+
+    - ``kernels``: the per-sample coefficient matrices to multiply, among ``"G"``
+      (:math:`B_l^\\top A B_m`), ``"R"`` (:math:`T_{ml}^\\top S_m`) and ``"H"`` (their sum; used only
+      when H alone is requested, so that it costs one product);
+    - ``combos[t]``: the kernels whose products add up to term ``t`` (H = G + R is formed while the
+      products are still in cache);
+    - ``diag_targets``: terms that receive the diagonal-:math:`S_m` product;
+    - ``cross_targets``: terms that receive the cross term (R and H, off-diagonal blocks only).
+    """
+    wants = set(terms)
+    if wants == {"H"} and residual == "full":
+        return ["H"], {"H": ["H"]}, [], ["H"] if off_diagonal else []
+    kernels = []
+    if wants & {"G", "H"}:
+        kernels.append("G")
+    if residual == "full" and wants & {"R", "H"}:
+        kernels.append("R")
+    combos = {}
+    for t in terms:
+        if t == "G":
+            combos[t] = ["G"]
+        elif t == "R":
+            combos[t] = ["R"] if residual == "full" else []
+        else:
+            combos[t] = ["G", "R"] if residual == "full" else ["G"]
+    diag_targets = [t for t in terms if t in ("H", "R")] if residual == "diag" else []
+    cross_targets = [t for t in terms if t in ("H", "R")] if off_diagonal else []
+    return kernels, combos, diag_targets, cross_targets
+
+
+def _kernel_stack(ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
+    """``(c, len(kernels) · n_{l+1} · n_{m+1})`` array of the scaled per-sample kernels."""
+    c, np_, nq = ch.n_samples, ch.g[l].shape[1], ch.g[m].shape[1]
+    K = np.empty((c, len(kernels), np_, nq))
+    for j, k in enumerate(kernels):
+        if k == "G":
+            K[:, j] = ch.kernel_G(l, m)
+        elif k == "R":
+            K[:, j] = ch.kernel_R(l, m)
+        else:
+            K[:, j] = ch.kernel_G(l, m)
+            K[:, j] += ch.kernel_R(l, m)
+    K *= scale
+    return K.reshape(c, -1)
+
+
+def _combine(dest, srcs, accumulate: bool, fancy_index=None) -> None:
+    """``dest (+)= Σ srcs``; with ``fancy_index`` the destination is ``dest[fancy_index]``."""
+    if fancy_index is not None:
+        total = srcs[0] if len(srcs) == 1 else srcs[0] + srcs[1]
+        if accumulate:
+            dest[fancy_index] += total
+        else:
+            dest[fancy_index] = total
+        return
+    if accumulate:
+        for s in srcs:
+            dest += s
+    elif len(srcs) == 1:
+        dest[...] = srcs[0]
+    else:
+        np.add(srcs[0], srcs[1], out=dest)
+
+
+def _pair_strips(na: int, nb: int, upper: bool, rows: int):
+    """Index pairs ``(a, b)`` in strips of at most ``rows``, a-major: all pairs, or ``a ≤ b`` only.
+
+    Yields ``(a, b)`` index arrays; only one strip's indices exist at a time.
+    """
+    if upper:  # square block, pairs a ≤ b: row a starts at a·nb − a(a−1)/2
+        a_all = np.arange(na)
+        starts = a_all * nb - a_all * (a_all - 1) // 2
+        total = na * (na + 1) // 2
+    else:
+        total = na * nb
+    for k0 in range(0, total, rows):
+        k = np.arange(k0, min(total, k0 + rows))
+        if upper:
+            a = np.searchsorted(starts, k, side="right") - 1
+            yield a, k - starts[a] + a
+        else:
+            yield k // nb, k % nb
+
+
+def _main_products(ch: _Chunk, l, m, plan, views, accumulate, scale, workspace_bytes):
+    """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\tilde h_m[b] K_i[p,q]` for each planned kernel.
+
+    One GEMM ``(ĥ_l ⊙ ĥ_m)ᵀ K`` (Khatri-Rao rows on the left, sample index inner) per strip of
+    pairs ``(a, b)``; on a diagonal block only the pairs ``a ≤ b`` (the rest follows by symmetry).
+    A strip's product is scattered into place while it is still in cache; H = G + R is formed there.
+    """
+    kernels, combos, diag_targets, _ = plan
+    if not kernels and not diag_targets:
+        return
+    c = ch.n_samples
+    hl, hm = ch.ht[l], ch.ht[m]
+    na, nb = hl.shape[1], hm.shape[1]
+    np_, nq = ch.g[l].shape[1], ch.g[m].shape[1]
+    nk = len(kernels)
+    index = {k: j for j, k in enumerate(kernels)}
+    K = _kernel_stack(ch, l, m, kernels, scale) if kernels else None
+    # Per row of a strip: its left factor (c), its product (nk·np·nq), a sum temporary (np·nq), the
+    # diagonal-S product (np) and two index arrays.
+    row_bytes = 8 * (c + (nk + 1) * np_ * nq + np_ + 2)
+    rows = max(1, (workspace_bytes // 4) // row_bytes)
+    if diag_targets:
+        s_diag = ch.S[m] * scale
+        p_idx = np.arange(np_)
+    for sa, sb in _pair_strips(na, nb, upper=l == m, rows=rows):
+        left = hl[:, sa] * hm[:, sb]
+        where = (sa, slice(None), sb)
+        if kernels:
+            prod = (left.T @ K).reshape(sa.size, nk, np_, nq)
+            for t, combo in combos.items():
+                if combo:
+                    _combine(views[t], [prod[:, index[k]] for k in combo], accumulate, where)
+        if diag_targets:
+            prod_d = left.T @ s_diag  # (pairs, n_p): the entries (a, p, b, p)
+            where_d = (sa[:, None], p_idx[None, :], sb[:, None], p_idx[None, :])
+            for t in diag_targets:
+                views[t][where_d] += prod_d
+
+
+def _cross_products(ch: _Chunk, l, m, dests, scale, workspace_bytes):
+    """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\,E_{ml}[b,p]\\,g_m[q]` (``l < m``) to each block view."""
+    c = ch.n_samples
+    hl = ch.ht[l]
+    na = hl.shape[1]
+    gm = ch.g[m] * scale
+    np_, nq = ch.g[l].shape[1], gm.shape[1]
+    if m == l + 1:
+        # E_{l+1,l} = diag σ′(z_l): only b = p survives, a product n_l + 1 times smaller.
+        Y = (ch.d1[l][:, :, None] * gm[:, None, :]).reshape(c, np_ * nq)
+        idx = np.arange(np_)
+        strip = max(1, (workspace_bytes // 4) // (8 * 2 * np_ * nq))
+        for a0 in range(0, na, strip):
+            a1 = min(na, a0 + strip)
+            prod = (hl[:, a0:a1].T @ Y).reshape(a1 - a0, np_, nq)
+            for d in dests:
+                d[a0:a1, idx, idx, :] += prod
+        return
+    nb = ch.g[m - 1].shape[1]  # n_m; the bias row of W̃_m has no cross term
+    Et = (ch.Tt[m - 1, l] * ch.d1[m - 1][:, None, :]).reshape(c, np_ * nb)  # E_{ml}ᵀ[i, p, b]
+    # Columns (a, q) of the right factor, in strips: (c + 2 np nb) doubles per column.
+    rows = max(1, (workspace_bytes // 4) // (8 * (c + 2 * np_ * nb + 2)))
+    for sa, sq in _pair_strips(na, nq, upper=False, rows=rows):
+        right = hl[:, sa] * gm[:, sq]
+        prod = (Et.T @ right).reshape(np_, nb, sa.size).transpose(2, 0, 1)  # (a,q) × p × b
+        for d in dests:
+            d[sa, :, :nb, sq] += prod
+
+
+# --------------------------------------------------------------------------------------------
+# Dense output helpers
 # --------------------------------------------------------------------------------------------
 
 
@@ -183,14 +341,7 @@ def _block_view(M, rows: slice, cols: slice, shape4) -> np.ndarray:
     return M[rows, cols].reshape(shape4, copy=False)
 
 
-def _write(dest, src, accumulate: bool) -> None:
-    if accumulate:
-        dest += src
-    else:
-        dest[...] = src
-
-
-def _symmetrize_from_upper(M, tile: int = 256) -> None:
+def _symmetrize_from_upper(M, tile: int = 128) -> None:
     """Copy the upper triangle of ``M`` onto its lower triangle, in cache-sized tiles."""
     P = M.shape[0]
     for i0 in range(0, P, tile):
@@ -203,34 +354,28 @@ def _symmetrize_from_upper(M, tile: int = 256) -> None:
             M[j0:j1, i0:i1] = M[i0:i1, j0:j1].T
 
 
+def bytes_per_sample(layer_sizes) -> int:
+    """Upper bound on the bytes of the engine's per-sample arrays (the chunk-size rule).
+
+    Counts, per sample: activations and error signals of every layer, the transposed Jacobians
+    :math:`T_{ml}^\\top` (all ``l < m``), :math:`A B_m`, :math:`S_m`, and the kernel stack and
+    temporaries of the largest block.
+    """
+    widths = list(layer_sizes)
+    L = len(widths) - 1
+    n = widths[1:]
+    C = n[-1]
+    total = 8 * sum(widths) + C * C
+    total += sum(n[l] * n[m] for l in range(L) for m in range(l + 1, L))
+    total += C * sum(n)
+    total += sum(k * k for k in n[:-1])
+    total += 4 * max(n[l] * n[m] for l in range(L) for m in range(l, L))
+    return 8 * total
+
+
 # --------------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------------
-
-
-def _plan(terms, has_residual_kernel: bool):
-    """Which per-sample kernels to multiply, and where each result goes.
-
-    Returns ``(kernels, targets, cross)``: ``kernels`` is an ordered list among ``"G"``,
-    ``"R"``, ``"H"`` (the coefficient matrices :math:`B^\\top A B`, :math:`T^\\top S` and their
-    sum); ``targets[k]`` lists the output terms that receive kernel ``k``'s product; ``cross`` the
-    terms that receive the cross term (every directly computed ``"H"`` or ``"R"``). When ``G``
-    and ``R`` are both requested, ``H`` is not computed directly but as ``G + R`` at the end.
-    """
-    derived_H = "H" in terms and "G" in terms and "R" in terms
-    direct = [t for t in terms if not (t == "H" and derived_H)]
-    targets: dict[str, list[str]] = {}
-    for t in direct:
-        if t == "G":
-            k = "G"
-        elif t == "R":
-            k = "R" if has_residual_kernel else None
-        else:  # "H"
-            k = "H" if has_residual_kernel else "G"
-        if k is not None:
-            targets.setdefault(k, []).append(t)
-    cross = [t for t in direct if t in ("H", "R")]
-    return list(targets), targets, cross
 
 
 def hessian_gn_residual(
@@ -243,42 +388,46 @@ def hessian_gn_residual(
 ) -> dict[str, np.ndarray]:
     r"""Exact dense :math:`H`, :math:`G`, :math:`R` of :math:`L(w) = \frac1N\sum_i\ell(f(w,x_i),y_i)`.
 
-    :math:`H = G + R` (Sagun et al., 2018, Eq. 2) with
-    :math:`G = \frac1N\sum_i J_i^\top A_i J_i` and
-    :math:`R = \frac1N\sum_i\sum_c r_{ic}\nabla^2 f_{ic}`, assembled in closed form (Bishop, 1992):
-    for layers :math:`l \le m` the block of a term is
+    :math:`H = G + R` (Sagun et al., 2018, Eq. 2) with :math:`G = \frac1N\sum_i J_i^\top A_i J_i`
+    and :math:`R = \frac1N\sum_i\sum_c r_{ic}\nabla^2 f_{ic}`, assembled in closed form after
+    Bishop (1992). For layers :math:`l \le m`, the entry at row :math:`(l,a,p)` (weight
+    :math:`\tilde W_l[a,p]`) and column :math:`(m,b,q)` is
 
     .. math::
 
-        X_{(l,a,p),(m,b,q)} = \tfrac1N\sum_i \tilde h_{l,i}[a]\,\tilde h_{m,i}[b]\,K_i[p,q]
-        \;+\;[\text{cross}]\;\tfrac1N\sum_i \tilde h_{l,i}[a]\,E_{ml,i}[b,p]\,g_{m,i}[q]
+        X = \tfrac1N\sum_i \tilde h_{l,i}[a]\,\tilde h_{m,i}[b]\,K_i[p,q]
+            \;+\;[X \in \{H, R\},\ l<m]\ \tfrac1N\sum_i \tilde h_{l,i}[a]\,E_{ml,i}[b,p]\,g_{m,i}[q]
 
-    with :math:`K = B_l^\top A B_m` for G, :math:`T_{ml}^\top S_m` for R and their sum for H; the
-    cross term (:math:`l<m`) belongs to R and H. Each sum is one GEMM with the sample index as
-    inner dimension; about :math:`N P^2` flops per computed term. See the module docstring and
-    ``docs/theory-fast.md``.
+    with :math:`K = B_l^\top A B_m` for G, :math:`T_{ml}^\top S_m` for R and their sum for H
+    (notation in the module docstring; derivation in ``docs/theory-fast.md``). Each sum is one
+    GEMM whose inner dimension is the sample index; a directly computed term costs about
+    :math:`N P^2` flops. H is always formed from the same products (``G + R`` blockwise, or one
+    product with the summed kernel when H alone is requested).
 
     Parameters
     ----------
     objective : :class:`~hessian_spectra.objective.Objective`
         Data, network and loss.
     params : array, shape (P,)
-        Flat parameter vector.
+        Flat parameter vector (layout of :mod:`hessian_spectra.mlp`).
     terms : sequence of ``"H"``, ``"G"``, ``"R"``
-        Which matrices to return. With both G and R, H is computed as their sum.
+        Which matrices to return.
     chunk_size : int, optional
-        Samples per chunk. Default: as many as fit in half of ``workspace_bytes`` (all N for the
-        paper's networks).
+        Samples per chunk. Default: as many as fit in half of ``workspace_bytes`` by
+        :func:`bytes_per_sample` (all N = 1,000 samples of the paper's networks).
     workspace_bytes : int
-        Bound on the engine's own working memory besides the outputs (default 256 MiB). The
-        peak memory is ``8 P² · len(terms)`` bytes for the outputs plus at most about this.
+        Bound on the engine's own working memory besides the outputs, default 256 MiB: half for
+        the per-sample arrays of one chunk, a quarter for one strip of one block's product and its
+        left factor. **Peak memory** ≈ ``8 P² · len(terms)`` bytes (the outputs) + at most about
+        ``workspace_bytes`` (measured by ``hessian-spectra bench``; BLAS's own buffers aside).
     progress : bool
-        Show a tqdm progress bar over (chunk, block) steps.
+        Show a tqdm progress bar over the (chunk, block) steps.
 
     Returns
     -------
     dict
-        ``{term: P×P float64 array}``, C-contiguous and exactly symmetric.
+        ``{term: P×P float64 array}`` in the order of ``terms``; C-contiguous, exactly symmetric
+        (the upper triangle is computed, the lower one copied from it).
     """
     params = objective.check_params(params)
     if isinstance(terms, str):
@@ -293,129 +442,49 @@ def hessian_gn_residual(
     workspace_bytes = check_positive_int("workspace_bytes", workspace_bytes, 2**20)
     sizes = objective.layer_sizes
     P = objective.n_params
-    check_dense_fits(P, n_matrices=len(terms))
     N = objective.n_samples
-    L = len(sizes) - 1
-    widths = list(sizes)
-    per_sample = _bytes_per_sample(widths)
     if chunk_size is None:
-        chunk_size = int(max(1, min(N, (workspace_bytes // 2) // per_sample)))
+        chunk_size = int(max(1, min(N, (workspace_bytes // 2) // bytes_per_sample(sizes))))
     else:
         chunk_size = min(check_positive_int("chunk_size", chunk_size), N)
+    check_dense_fits(P, n_matrices=len(terms))
+
     act = mlp.get_activation(objective.activation)
     layers = mlp.unflatten(params, sizes)
-    slices = mlp.param_slices(sizes)
-    offsets = [sl[0].start for sl in slices] + [P]
+    L = len(layers)
+    offsets = [sl[0].start for sl in mlp.param_slices(sizes)] + [P]
     blocks = [(l, m) for l in range(L) for m in range(l, L)]
-
     out = {t: np.zeros((P, P)) for t in terms}
-    derived_H = "H" in terms and "G" in terms and "R" in terms
-    direct = [t for t in terms if not (t == "H" and derived_H)]
-    written: set = set()
-    X, y = objective.X, objective.y
+    scale = 1.0 / N
     n_chunks = -(-N // chunk_size)
-    bar = tqdm(total=n_chunks * len(blocks), desc="Hessian blocks", unit="block", disable=not progress)
-    inv_n = 1.0 / N
-    for c0 in range(0, N, chunk_size):
-        ch = _Chunk(X[c0 : c0 + chunk_size], y[c0 : c0 + chunk_size], layers, act, objective.loss)
-        for l, m in blocks:
-            # S_m = 0 (always for the last layer; everywhere for relu and linear): R has no
-            # Khatri-Rao part in this block and H's kernel is G's.
-            kernels, targets, cross = _plan(terms, ch.S[m] is not None)
-            rows = slice(offsets[l], offsets[l + 1])
-            cols = slice(offsets[m], offsets[m + 1])
-            shape4 = (widths[l] + 1, widths[l + 1], widths[m] + 1, widths[m + 1])
-            views = {t: _block_view(out[t], rows, cols, shape4) for t in direct}
-            _main_products(ch, l, m, kernels, targets, views, written, inv_n, workspace_bytes)
-            if l < m and cross:
-                _cross_products(ch, l, m, [views[t] for t in cross], inv_n, workspace_bytes)
-            bar.update()
-    bar.close()
-    for t in direct:
+    with tqdm(
+        total=n_chunks * len(blocks), desc="Hessian blocks", unit="block", disable=not progress
+    ) as bar:
+        for c0 in range(0, N, chunk_size):
+            ch = _Chunk(
+                objective.X[c0 : c0 + chunk_size], objective.y[c0 : c0 + chunk_size], layers, act, objective.loss
+            )
+            for l, m in blocks:
+                if ch.S[m] is None:
+                    residual = "zero"
+                elif ch.S_diagonal[m] and l == m:
+                    residual = "diag"
+                else:
+                    residual = "full"
+                plan = _block_plan(terms, residual, off_diagonal=l < m)
+                shape4 = (sizes[l] + 1, sizes[l + 1], sizes[m] + 1, sizes[m + 1])
+                rows, cols = slice(offsets[l], offsets[l + 1]), slice(offsets[m], offsets[m + 1])
+                views = {t: _block_view(out[t], rows, cols, shape4) for t in terms}
+                _main_products(ch, l, m, plan, views, c0 > 0, scale, workspace_bytes)
+                if plan[3]:
+                    _cross_products(ch, l, m, [views[t] for t in plan[3]], scale, workspace_bytes)
+                bar.update()
+    for t in terms:
         _symmetrize_from_upper(out[t])
-    if derived_H:
-        np.add(out["G"], out["R"], out=out["H"])
-    return {t: out[t] for t in terms}
-
-
-def _bytes_per_sample(widths) -> int:
-    """Bytes of the per-sample arrays of :class:`_Chunk` and of one block's kernel stack."""
-    L = len(widths) - 1
-    n = widths[1:]
-    total = sum(widths) + 2 * sum(n) + n[-1] * n[-1]
-    total += sum(n[l] * n[m] for l in range(L) for m in range(l + 1, L))  # Tᵀ
-    total += sum(n[-1] * k for k in n)  # A B
-    total += sum(k * k for k in n[:-1])  # S
-    total += 3 * max(n[l] * n[m] for l in range(L) for m in range(l, L))  # kernel stack
-    return 8 * total
-
-
-def _main_products(ch: _Chunk, l, m, kernels, targets, views, written, inv_n, workspace_bytes):
-    """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\tilde h_m[b] K_i[p,q]` for each kernel."""
-    if not kernels:
-        return
-    c = ch.n_samples
-    hl, hm = ch.ht[l], ch.ht[m]
-    na, nb = hl.shape[1], hm.shape[1]
-    np_, nq = ch.g[l].shape[1], ch.g[m].shape[1]
-    nk = len(kernels)
-    K = np.empty((c, nk, np_, nq))
-    for j, k in enumerate(kernels):
-        if k == "G":
-            K[:, j] = ch.kernel_G(l, m)
-        elif k == "R":
-            K[:, j] = ch.kernel_R(l, m)
-        else:
-            K[:, j] = ch.kernel_G(l, m)
-            K[:, j] += ch.kernel_R(l, m)
-    K *= inv_n
-    K2 = K.reshape(c, nk * np_ * nq)
-    # Strip height: rows of the product (pairs (a, b)) that fit in a quarter of the workspace.
-    row_bytes = 8 * nb * (nk * np_ * nq + c)
-    strip = max(1, min(na, (workspace_bytes // 4) // row_bytes))
-    if l == m:
-        strip = min(strip, _DIAGONAL_STRIP)
-    for a0 in range(0, na, strip):
-        a1 = min(na, a0 + strip)
-        b0 = a0 if l == m else 0
-        left = (hl[:, a0:a1, None] * hm[:, None, b0:]).reshape(c, -1)
-        prod = (left.T @ K2).reshape(a1 - a0, nb - b0, nk, np_, nq)
-        for j, k in enumerate(kernels):
-            src = prod[:, :, j].transpose(0, 2, 1, 3)
-            for t in targets[k]:
-                key = (t, l, m, a0)
-                _write(views[t][a0:a1, :, b0:, :], src, key in written)
-                written.add(key)
-
-
-def _cross_products(ch: _Chunk, l, m, dests, inv_n, workspace_bytes):
-    """Add :math:`\\frac1N\\sum_i \\tilde h_l[a] E_{ml}[b,p] g_m[q]` (``l < m``) to each block view."""
-    c = ch.n_samples
-    hl = ch.ht[l]
-    na = hl.shape[1]
-    gm = ch.g[m] * inv_n
-    np_, nq = ch.g[l].shape[1], gm.shape[1]
-    if m == l + 1:
-        # E = diag σ′(z_l): only b = p survives.
-        Y = (ch.d1[l][:, :, None] * gm[:, None, :]).reshape(c, np_ * nq)
-        prod = (hl.T @ Y).reshape(na, np_, nq)
-        idx = np.arange(np_)
-        for d in dests:
-            d[:, idx, idx, :] += prod
-        return
-    nb = ch.g[m - 1].shape[1]  # n_m: h_m has no bias row here
-    Et = (ch.Tt[m - 1, l] * ch.d1[m - 1][:, None, :]).reshape(c, np_ * nb)  # Et[i, p, b]
-    row_bytes = 8 * nq * (np_ * nb + c)
-    strip = max(1, min(na, (workspace_bytes // 4) // row_bytes))
-    for a0 in range(0, na, strip):
-        a1 = min(na, a0 + strip)
-        left = (hl[:, a0:a1, None] * gm[:, None, :]).reshape(c, -1)
-        prod = (left.T @ Et).reshape(a1 - a0, nq, np_, nb).transpose(0, 2, 3, 1)
-        for d in dests:
-            d[a0:a1, :, :nb, :] += prod
+    return out
 
 
 @register_engine("fast")
 def fast_engine(objective: Objective, params, terms: Sequence[str]) -> dict[str, np.ndarray]:
-    """The ``"fast"`` engine of :func:`hessian_spectra.curvature.hessian_terms`."""
+    """The ``"fast"`` engine of :func:`hessian_spectra.curvature.hessian_terms`: :func:`hessian_gn_residual`."""
     return hessian_gn_residual(objective, params, terms)

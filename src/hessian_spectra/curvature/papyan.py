@@ -88,6 +88,7 @@ class ClassMeans:
 
     @property
     def n_classes(self) -> int:
+        """C, the number of classes."""
         return self.delta_c.shape[0]
 
 

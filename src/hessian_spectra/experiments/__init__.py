@@ -31,6 +31,15 @@ import traceback
 from . import (
     e01_init_vs_trained,
     e02_cluster_sweep,
+    e03_width_sweep,
+    e04_real_vs_random,
+    e05_separability,
+    e06_random_inits,
+    e07_small_vs_large_batch,
+    e08_two_phase,
+    e09_negative_eigenvalues,
+    e10_random_matrix,
+    e11_class_structure,
 )
 from ._runner import Experiment, run_experiment, write_summary
 
@@ -40,6 +49,15 @@ EXPERIMENTS: dict[str, Experiment] = {
     for m in (
         e01_init_vs_trained,
         e02_cluster_sweep,
+        e03_width_sweep,
+        e04_real_vs_random,
+        e05_separability,
+        e06_random_inits,
+        e07_small_vs_large_batch,
+        e08_two_phase,
+        e09_negative_eigenvalues,
+        e10_random_matrix,
+        e11_class_structure,
     )
 }
 
