@@ -12,8 +12,7 @@ import pytest
 
 from hessian_spectra import cli, mlp, training
 from hessian_spectra import data as hs_data
-from hessian_spectra.experiments import EXPERIMENTS, get_experiment, run, run_all
-from hessian_spectra.experiments import _runner
+from hessian_spectra.experiments import EXPERIMENTS, _runner, get_experiment, run, run_all
 from hessian_spectra.experiments import e02_cluster_sweep as e02
 from hessian_spectra.experiments import e03_width_sweep as e03
 from hessian_spectra.experiments import e06_random_inits as e06
@@ -128,8 +127,16 @@ def test_experiment_folder_holds_figure_numbers_and_config(tmp_path):
 
 def _e2_numbers(elbows):
     """Fabricated E2 numbers: one ReLU-GD cell per k with the given elbow counts (gap and ratio 0)."""
-    rows = [{"k": k, "optimizer": "gd", "activation": "relu", "spread": 1.0,
-             "counts": {"gap": 0, "ratio": 0, "elbow": e}} for k, e in elbows.items()]
+    rows = [
+        {
+            "k": k,
+            "optimizer": "gd",
+            "activation": "relu",
+            "spread": 1.0,
+            "counts": {"gap": 0, "ratio": 0, "elbow": e},
+        }
+        for k, e in elbows.items()
+    ]
     return {"points": rows}
 
 
@@ -145,8 +152,10 @@ def test_e3_verdict_follows_the_numbers():
     """E3: top-10 within ×2 and growing near-zero counts → reproduced; a width whose top eigenvalues
     are 3 times larger → partly; additionally shrinking zero counts → not."""
     top = list(np.linspace(1.0, 0.1, 10))
-    rows = [{"h": h, "top": top, "n_near_zero": z, "max": 1.0, "n_above_paper_level": 10}
-            for h, z in ((10, 100), (30, 300))]
+    rows = [
+        {"h": h, "top": top, "n_near_zero": z, "max": 1.0, "n_above_paper_level": 10}
+        for h, z in ((10, 100), (30, 300))
+    ]
     assert e03.judge({"widths": rows})[0] == "reproduced"
     rows[1]["top"] = [3 * v for v in top]
     assert e03.judge({"widths": rows})[0] == "partly"
@@ -162,9 +171,17 @@ def test_grade_and_summary_table():
     assert _runner.grade({"a": False, "b": False, "c": True}) == "not"
     with pytest.raises(ValueError, match="checks"):
         _runner.grade({})
-    rec = {"id": "E2", "source": "S18 Fig. 2", "claim": "count = k", "paper_number": "k", "ours": "3 of 5",
-           "verdict": _runner.grade({"x": True, "y": False}), "checks": {"x": True, "y": False},
-           "rule": "the rule", "seconds": 1.0}
+    rec = {
+        "id": "E2",
+        "source": "S18 Fig. 2",
+        "claim": "count = k",
+        "paper_number": "k",
+        "ours": "3 of 5",
+        "verdict": _runner.grade({"x": True, "y": False}),
+        "checks": {"x": True, "y": False},
+        "rule": "the rule",
+        "seconds": 1.0,
+    }
     text = _runner.summary_markdown([rec], "quick", 0, 60.0)
     row = next(line for line in text.splitlines() if line.startswith("| E2 "))
     assert "**partly**" in row and "3 of 5" in row and "the rule" in text
@@ -222,10 +239,40 @@ def test_cli_unknown_experiment_is_a_one_line_error(capsys):
 def test_run_all_writes_summary_and_records_failures(tmp_path):
     """run_all writes summary.md/json with one row per experiment; a failing experiment is recorded
     as 'error' and the others still run."""
-    recs = run_all(tmp_path, quick=True, progress=False, names=["E5", "E6"],
-                   overrides={"E5": _E5_TINY, "E6": {"n_inits": 4, "chunk": 2, "steps": 50, "h": 0}})
+    recs = run_all(
+        tmp_path,
+        quick=True,
+        progress=False,
+        names=["E5", "E6"],
+        overrides={"E5": _E5_TINY, "E6": {"n_inits": 4, "chunk": 2, "steps": 50, "h": 0}},
+    )
     assert [r["id"] for r in recs] == ["E5", "E6"]
     assert recs[0]["verdict"] in _runner.VERDICTS and recs[1]["verdict"] == "error"
     summary = (tmp_path / "summary.md").read_text()
     assert "| E5 " in summary and "| E6 " in summary and "**error**" in summary
     assert json.loads((tmp_path / "summary.json").read_text())["records"][0]["id"] == "E5"
+
+
+def test_e3_with_mnist_files_uses_matrix_free_above_the_dense_limit(tmp_path):
+    """With MNIST IDX files (`--mnist DIR`; here 80 random 28×28 images written in the IDX format),
+    E3 trains 784-h-10. A width whose P exceeds `dense_limit` gets its top eigenvalues from the
+    matrix-free Lanczos path; they agree with the dense eigendecomposition of the same trained
+    network to 1e-6 relative (ARPACK's residual tolerance is 1e-10·‖H‖; 1e-6 leaves room for
+    clustered eigenvalues)."""
+    rng = np.random.default_rng(0)
+    mnist_dir = tmp_path / "mnist"
+    mnist_dir.mkdir()
+    hs_data.write_idx(
+        mnist_dir / "train-images-idx3-ubyte", rng.integers(0, 256, (80, 28, 28)).astype(np.uint8)
+    )
+    hs_data.write_idx(mnist_dir / "train-labels-idx1-ubyte", (np.arange(80) % 10).astype(np.uint8))
+    base = {"widths": [2], "n_samples": 80, "steps": 20}
+    dense_ctx = _context(e03.EXPERIMENT, tmp_path / "dense", {**base, "dense_limit": 10_000})
+    free_ctx = _context(e03.EXPERIMENT, tmp_path / "free", {**base, "dense_limit": 1_000})
+    dense_ctx.mnist = free_ctx.mnist = str(mnist_dir)
+    dense = e03.width_point(dense_ctx, 2)
+    free = e03.width_point(free_ctx, 2)
+    assert dense["n_params"] == 784 * 2 + 2 + 2 * 10 + 10
+    assert (dense["method"], free["method"]) == ("dense", "matrix-free")
+    assert free["n_near_zero"] is None
+    np.testing.assert_allclose(free["top"][:20], dense["top"][:20], rtol=1e-6, atol=1e-9 * dense["top"][0])

@@ -24,7 +24,7 @@ import pytest
 import hessian_spectra as hs
 from hessian_spectra import losses, mlp
 from hessian_spectra.curvature import hessian_terms, reference
-from hessian_spectra.curvature.fast import fast_engine, hessian_gn_residual
+from hessian_spectra.curvature.fast import bytes_per_sample, fast_engine, hessian_gn_residual
 
 from .conftest import relative_error
 
@@ -188,16 +188,17 @@ def test_peak_memory_is_outputs_plus_bounded_workspace():
     the outputs (8 P² bytes per term) plus ``workspace_bytes``, even when N·(per-sample bytes) is far
     larger than the workspace, so that the samples must be processed in many chunks."""
     rng = np.random.default_rng(4)
-    sizes = (40, 30, 30, 10)
-    N = 3000
+    sizes = (30, 20, 20, 5)
+    N = 500  # per-sample arrays: N · bytes_per_sample ≈ 15 MiB, against a 1 MiB workspace
     X = rng.standard_normal((N, sizes[0]))
     y = rng.integers(0, sizes[-1], N)
     obj = hs.Objective(X, y, sizes, "tanh", "cross_entropy")
     w = mlp.init_params(sizes, "normal", seed=rng, scale=0.3)
-    workspace = 4 * 2**20
+    workspace = 2**20
+    assert N * bytes_per_sample(sizes) > 10 * workspace
     tracemalloc.start()
     try:
-        out = hessian_gn_residual(obj, w, ("H", "G"), workspace_bytes=workspace)
+        out = hessian_gn_residual(obj, w, ("H", "G", "R"), workspace_bytes=workspace)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

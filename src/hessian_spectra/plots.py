@@ -72,6 +72,18 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
     plt.close(fig)
 
 
+def _symlog_decade_ticks(ax, linthresh: float, vmax: float, max_per_side: int = 5) -> None:
+    """Ticks 0 and ±10^k for decades from ``linthresh`` up to ``vmax`` (every second or third decade
+    when there are many), so that no labels pile up inside the linear zone around zero."""
+    lo = int(np.ceil(np.log10(linthresh)))
+    hi = int(np.ceil(np.log10(max(vmax, linthresh))))
+    decades = np.arange(lo, hi + 1)
+    step = max(1, int(np.ceil(decades.size / max_per_side)))
+    decades = decades[::-1][::step][::-1]
+    ticks = np.concatenate([-(10.0 ** decades[::-1]), [0.0], 10.0**decades])
+    ax.set_yticks(ticks)
+
+
 def decomposition_figure(eigvals_by_term: dict, title: str = "H = G + R", top: int = 100, axes=None):
     """Ordered eigenvalues of several matrices (e.g. H, G, R) overlaid: top ``top`` by rank (left)
     and all of them on a symmetric-log scale (right), so the bulk at zero and the negative
@@ -96,6 +108,7 @@ def decomposition_figure(eigvals_by_term: dict, title: str = "H = G + R", top: i
     ax1.legend()
     linthresh = max(1e-8, 1e-6 * float(np.max(np.abs(allw))))
     ax2.set_yscale("symlog", linthresh=linthresh)
+    _symlog_decade_ticks(ax2, linthresh, float(np.max(np.abs(allw))))
     ax2.set_xlabel("rank (largest first)")
     ax2.set_ylabel("eigenvalue (symlog)")
     ax2.set_title(f"{prefix}all eigenvalues")

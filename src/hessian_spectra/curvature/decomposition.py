@@ -50,6 +50,7 @@ from .._checks import (
     available_memory_bytes,
     check_choice,
     check_dense_fits,
+    check_labels,
     format_bytes,
 )
 from ..objective import Objective
@@ -313,8 +314,6 @@ def per_sample_loss_gradients(objective: Objective, params, y=None) -> np.ndarra
     if y is None:
         y = objective.y
     else:
-        from .._checks import check_labels
-
         y = check_labels("y", y, objective.n_samples, objective.n_classes)
     _check_array_fits("the per-sample gradients", (objective.n_samples, params.size))
     return _loss_gradients_rows(objective, params, objective.X, y)

@@ -100,7 +100,7 @@ def width_point(ctx, h: int, ds=None) -> dict:
             out.update(
                 method="dense",
                 top=np.asarray(top_values(w, N_TOP)),
-                bottom=np.sort(w)[: N_TOP].copy(),
+                bottom=np.sort(w)[:N_TOP].copy(),
                 n_zero=spectrum.count_zero(w, tol),
                 zero_tolerance=tol,
                 n_near_zero=int(np.count_nonzero(np.abs(w) <= NEAR_ZERO_REL * w.max())),
@@ -156,8 +156,15 @@ def plot(ctx, numbers) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
     for j, r in enumerate(rows):
         top = np.asarray(r["top"])
-        ax1.plot(np.arange(1, top.size + 1), top, ".-", ms=3, lw=0.8, color=f"C{j}",
-                 label=f"h = {r['h']} (P = {r['n_params']:,})")
+        ax1.plot(
+            np.arange(1, top.size + 1),
+            top,
+            ".-",
+            ms=3,
+            lw=0.8,
+            color=f"C{j}",
+            label=f"h = {r['h']} (P = {r['n_params']:,})",
+        )
     ax1.axhline(PAPER_LEVEL, color="0.5", lw=0.6, ls="--", label=f"{PAPER_LEVEL} (S18's level)")
     ax1.set_xlabel("rank (largest first)")
     ax1.set_ylabel("eigenvalue")
@@ -168,8 +175,9 @@ def plot(ctx, numbers) -> None:
         P = [r["n_params"] for r in dense]
         x = np.arange(len(dense))
         ax2.bar(x - 0.27, P, 0.27, color="0.8", label="P")
-        ax2.bar(x, [r["n_near_zero"] for r in dense], 0.27, color="C0",
-                label=f"|λ| ≤ {NEAR_ZERO_REL:g}·λ_max")
+        ax2.bar(
+            x, [r["n_near_zero"] for r in dense], 0.27, color="C0", label=f"|λ| ≤ {NEAR_ZERO_REL:g}·λ_max"
+        )
         ax2.bar(x + 0.27, [r["n_zero"] for r in dense], 0.27, color="C3", label="zero to round-off")
         ax2.set_xticks(x, [f"h = {r['h']}" for r in dense])
         ax2.set_ylabel("number of eigenvalues")
@@ -197,7 +205,8 @@ def judge(numbers) -> tuple[str, str, dict]:
     near = [r["n_near_zero"] for r in dense]
     checks = {
         f"top-10 vary < ×{TOP10_FACTOR:g}": spread < TOP10_FACTOR,
-        "near-zero count grows with P": len(near) >= 2 and all(b > a for a, b in zip(near, near[1:], strict=False)),
+        "near-zero count grows with P": len(near) >= 2
+        and all(b > a for a, b in zip(near, near[1:], strict=False)),
     }
     tops = ", ".join(f"{r['max']:.3g}" for r in rows)
     hs = ", ".join(str(r["h"]) for r in rows)

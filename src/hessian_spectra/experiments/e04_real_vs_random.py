@@ -60,8 +60,9 @@ def compute(ctx) -> dict:
             if name == "digits":
                 ds = _data.digits(n_samples=cfg["n_samples"], seed=ctx.seed_for("data", name))
             else:
-                ds = _data.random_inputs(n_samples=cfg["n_samples"], dim=64, n_classes=10,
-                                         seed=ctx.seed_for("data", name))
+                ds = _data.random_inputs(
+                    n_samples=cfg["n_samples"], dim=64, n_classes=10, seed=ctx.seed_for("data", name)
+                )
             sizes = (ds.dim, *map(int, cfg["hidden"]), ds.n_classes)
             obj = Objective(ds.X, ds.y, sizes, cfg["activation"], "cross_entropy")
             p0 = mlp.init_params(sizes, "normal", seed=ctx.seed_for("init"))
@@ -75,8 +76,11 @@ def compute(ctx) -> dict:
             }
 
         r = ctx.point(name, {**cfg, "data": name, "seed": ctx.seed}, point)
-        entry = {"n_params": int(r["n_params"]), "final_loss": r["final_loss"],
-                 "final_accuracy": r["final_accuracy"]}
+        entry = {
+            "n_params": int(r["n_params"]),
+            "final_loss": r["final_loss"],
+            "final_accuracy": r["final_accuracy"],
+        }
         for stage in ("init", "trained"):
             w = np.sort(np.asarray(r[f"eig_{stage}"]))[::-1]
             entry[stage] = {
@@ -99,15 +103,27 @@ def plot(ctx, numbers) -> None:
     for ax, stage in zip(axes[:2], ("init", "trained"), strict=True):
         for j, name in enumerate(("digits", "random")):
             e = numbers[name][stage]
-            plots.plot_histogram(ax, np.asarray(e["eigenvalues"]), bins=80, color=f"C{j}",
-                                 label=f"{name}: {e['min']:.3g} … {e['max']:.3g}")
+            plots.plot_histogram(
+                ax,
+                np.asarray(e["eigenvalues"]),
+                bins=80,
+                color=f"C{j}",
+                label=f"{name}: {e['min']:.3g} … {e['max']:.3g}",
+            )
         ax.set_title("at the initial point" if stage == "init" else "after GD")
         ax.legend(fontsize=8)
     for j, name in enumerate(("digits", "random")):
         e = numbers[name]["trained"]
         top = np.asarray(e["eigenvalues"][:TOP_WINDOW])
-        axes[2].semilogy(np.arange(1, top.size + 1), np.maximum(top, 1e-12), ".-", ms=3, lw=0.8,
-                         color=f"C{j}", label=f"{name}: max λ_j/λ_j+1 = {e['distinctness']['ratio']:.2f}")
+        axes[2].semilogy(
+            np.arange(1, top.size + 1),
+            np.maximum(top, 1e-12),
+            ".-",
+            ms=3,
+            lw=0.8,
+            color=f"C{j}",
+            label=f"{name}: max λ_j/λ_j+1 = {e['distinctness']['ratio']:.2f}",
+        )
     axes[2].set_xlabel("rank (largest first)")
     axes[2].set_ylabel("eigenvalue (log)")
     axes[2].set_title(f"after GD, top {TOP_WINDOW}")

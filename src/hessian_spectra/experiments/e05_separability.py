@@ -29,18 +29,34 @@ from ._runner import Experiment, dense_spectra, grade, top_values
 PAPER_TOP = {0.2: 0.024, 0.4: 0.061, 0.6: 0.30, 0.8: 0.92, 1.0: 1.7}
 
 CONFIGS = {
-    "quick": {"stds": [0.2, 0.4, 0.6, 0.8, 1.0], "widths": [10, 18], "n_samples": 100, "lr": 0.1,
-              "steps": 2000},
-    "full": {"stds": [0.2, 0.4, 0.6, 0.8, 1.0], "widths": [2, 5, 10, 18], "n_samples": 100, "lr": 0.1,
-             "steps": 10000},
+    "quick": {
+        "stds": [0.2, 0.4, 0.6, 0.8, 1.0],
+        "widths": [10, 18],
+        "n_samples": 100,
+        "lr": 0.1,
+        "steps": 2000,
+    },
+    "full": {
+        "stds": [0.2, 0.4, 0.6, 0.8, 1.0],
+        "widths": [2, 5, 10, 18],
+        "n_samples": 100,
+        "lr": 0.1,
+        "steps": 10000,
+    },
 }
 
 
 def blob_point(ctx, h: int, std: float) -> dict:
     """Train 2-h-h-2 on the two blobs of width ``std`` and return its spectrum numbers (cached)."""
     cfg = ctx.config
-    params = {"h": h, "std": std, "seed": ctx.seed, "n_samples": cfg["n_samples"], "lr": cfg["lr"],
-              "steps": cfg["steps"]}
+    params = {
+        "h": h,
+        "std": std,
+        "seed": ctx.seed,
+        "n_samples": cfg["n_samples"],
+        "lr": cfg["lr"],
+        "steps": cfg["steps"],
+    }
 
     def compute():
         ds = _data.two_blobs(n_samples=cfg["n_samples"], std=std, seed=ctx.seed_for("data", std))
@@ -66,11 +82,23 @@ def compute(ctx) -> dict:
     rows = []
     for h, std in ctx.bar(todo, "blobs"):
         r = blob_point(ctx, h, std)
-        rows.append({"h": h, "std": std, "n_params": int(r["n_params"]), "top": np.asarray(r["top"]).tolist(),
-                     "counts": {k: int(v) for k, v in r["counts"].items()}, "final_loss": r["final_loss"],
-                     "final_accuracy": r["final_accuracy"]})
-    return {"stds": [float(s) for s in cfg["stds"]], "widths": [int(h) for h in cfg["widths"]],
-            "points": rows, "paper_top": {str(k): v for k, v in PAPER_TOP.items()}}
+        rows.append(
+            {
+                "h": h,
+                "std": std,
+                "n_params": int(r["n_params"]),
+                "top": np.asarray(r["top"]).tolist(),
+                "counts": {k: int(v) for k, v in r["counts"].items()},
+                "final_loss": r["final_loss"],
+                "final_accuracy": r["final_accuracy"],
+            }
+        )
+    return {
+        "stds": [float(s) for s in cfg["stds"]],
+        "widths": [int(h) for h in cfg["widths"]],
+        "points": rows,
+        "paper_top": {str(k): v for k, v in PAPER_TOP.items()},
+    }
 
 
 def plot(ctx, numbers) -> None:
@@ -84,7 +112,9 @@ def plot(ctx, numbers) -> None:
         P = next(r["n_params"] for r in rows if r["h"] == h)
         ax1.semilogy(x, y, "o-", color=f"C{j}", label=f"h = {h} (P = {P})")
         for xi, yi, ci in pts:
-            ax1.annotate(str(ci), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{j}")
+            ax1.annotate(
+                str(ci), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{j}"
+            )
     ax1.semilogy(list(PAPER_TOP), list(PAPER_TOP.values()), "k*--", lw=0.8, label="S16 (read off plot)")
     ax1.set_xlabel("blob std")
     ax1.set_ylabel("top Hessian eigenvalue")

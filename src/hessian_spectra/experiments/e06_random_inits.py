@@ -55,8 +55,9 @@ def stacked_value_and_gradient(stack, objective: Objective, with_loss: bool = Tr
     B = stack.shape[0]
     X, y = objective.X, objective.y
     n = X.shape[0]
-    layers = list(zip(mlp.param_slices(objective.layer_sizes), mlp.layer_shapes(objective.layer_sizes),
-                      strict=True))
+    layers = list(
+        zip(mlp.param_slices(objective.layer_sizes), mlp.layer_shapes(objective.layer_sizes), strict=True)
+    )
     Ws, hs, zs = [], [np.broadcast_to(X, (B, *X.shape))], []
     for l, ((w_sl, b_sl), ((n_in, n_out), _)) in enumerate(layers):
         W = stack[:, w_sl].reshape(B, n_in, n_out)
@@ -108,22 +109,31 @@ def train_many(objective: Objective, stack0, lr: float = 0.1, steps: int = 1000)
 def chunk_point(ctx, start: int, stop: int) -> dict:
     """Initial points ``start … stop-1``: train them together, return the top eigenvalues (cached)."""
     cfg = ctx.config
-    params = {"start": start, "stop": stop, "seed": ctx.seed, **{k: v for k, v in cfg.items()
-                                                                 if k not in ("n_inits", "chunk")}}
+    params = {
+        "start": start,
+        "stop": stop,
+        "seed": ctx.seed,
+        **{k: v for k, v in cfg.items() if k not in ("n_inits", "chunk")},
+    }
 
     def compute():
         ds = _data.two_blobs(n_samples=cfg["n_samples"], std=cfg["std"], seed=ctx.seed_for("data"))
         sizes = (2, int(cfg["h"]), int(cfg["h"]), 2)
         obj = Objective(ds.X, ds.y, sizes, "relu", "cross_entropy")
-        stack0 = np.stack([mlp.init_params(sizes, "normal", seed=ctx.seed_for("init", i))
-                           for i in range(start, stop)])
+        stack0 = np.stack(
+            [mlp.init_params(sizes, "normal", seed=ctx.seed_for("init", i)) for i in range(start, stop)]
+        )
         stack = train_many(obj, stack0, cfg["lr"], cfg["steps"])
         top0 = [float(dense_spectra(obj, p)["H"][-1]) for p in stack0]
         top1 = [float(dense_spectra(obj, p)["H"][-1]) for p in stack]
         loss = [float(obj.loss_value(p)) for p in stack]
         acc = [float(obj.accuracy(p)) for p in stack]
-        return {"top_init": np.asarray(top0), "top_trained": np.asarray(top1), "loss": np.asarray(loss),
-                "accuracy": np.asarray(acc)}
+        return {
+            "top_init": np.asarray(top0),
+            "top_trained": np.asarray(top1),
+            "loss": np.asarray(loss),
+            "accuracy": np.asarray(acc),
+        }
 
     return ctx.point(f"inits_{start:05d}-{stop - 1:05d}", params, compute)
 
@@ -131,8 +141,10 @@ def chunk_point(ctx, start: int, stop: int) -> dict:
 def compute(ctx) -> dict:
     cfg = ctx.config
     n, c = int(cfg["n_inits"]), int(cfg["chunk"])
-    parts = [chunk_point(ctx, s, min(s + c, n)) for s in ctx.bar(range(0, n, c), "initial points",
-                                                                   total=(n + c - 1) // c)]
+    parts = [
+        chunk_point(ctx, s, min(s + c, n))
+        for s in ctx.bar(range(0, n, c), "initial points", total=(n + c - 1) // c)
+    ]
     top1 = np.concatenate([p["top_trained"] for p in parts])
     top0 = np.concatenate([p["top_init"] for p in parts])
     loss = np.concatenate([p["loss"] for p in parts])

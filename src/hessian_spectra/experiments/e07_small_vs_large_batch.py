@@ -86,8 +86,16 @@ def endpoint(ctx, which: str, prob=None) -> dict:
 
     def compute():
         obj, test, p0 = problem(ctx) if prob is None else prob
-        res = ctx.train(obj, p0, optimizer="sgd", lr=cfg["lr"], steps=cfg["steps"], batch_size=batch,
-                        shuffle=cfg["shuffle"], seed=ctx.seed_for("batches", which))
+        res = ctx.train(
+            obj,
+            p0,
+            optimizer="sgd",
+            lr=cfg["lr"],
+            steps=cfg["steps"],
+            batch_size=batch,
+            shuffle=cfg["shuffle"],
+            seed=ctx.seed_for("batches", which),
+        )
         w = dense_spectra(obj, res.params)["H"]
         return {
             "params": res.params,
@@ -134,16 +142,25 @@ def compute(ctx) -> dict:
             theta = (1.0 - a) * ends["sb"]["params"] + a * ends["lb"]["params"]
             return {"alpha": a, "top": top_eigenvalue(obj, theta)}
 
-        tops.append(ctx.point(f"line_top_alpha={a:+.4f}", {"alpha": a, "seed": ctx.seed, **cfg}, point)["top"])
-    out = {"endpoints": {}, "line": line, "line_top": {"alpha": grid(cfg["top_alphas"]).tolist(), "top": tops},
-           "barrier": barrier(line["alpha"], line["train_loss"])}
+        tops.append(
+            ctx.point(f"line_top_alpha={a:+.4f}", {"alpha": a, "seed": ctx.seed, **cfg}, point)["top"]
+        )
+    out = {
+        "endpoints": {},
+        "line": line,
+        "line_top": {"alpha": grid(cfg["top_alphas"]).tolist(), "top": tops},
+        "barrier": barrier(line["alpha"], line["train_loss"]),
+    }
     for which, r in ends.items():
         out["endpoints"][which] = {
             "batch": cfg["small_batch"] if which == "sb" else cfg["large_batch"],
             **spectrum_numbers(r["eigenvalues"]),
             **{k: r[k] for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")},
-            "history": {"step": np.asarray(r["history_step"]).tolist(), "loss": np.asarray(r["history_loss"]).tolist(),
-                        "accuracy": np.asarray(r["history_accuracy"]).tolist()},
+            "history": {
+                "step": np.asarray(r["history_step"]).tolist(),
+                "loss": np.asarray(r["history_loss"]).tolist(),
+                "accuracy": np.asarray(r["history_accuracy"]).tolist(),
+            },
         }
     return out
 
@@ -156,11 +173,19 @@ def plot(ctx, numbers) -> None:
     for j, which in enumerate(("sb", "lb")):
         top = np.asarray(e[which]["top"])
         lab = f"{which.upper()} (batch {e[which]['batch']}): {e[which]['counts']['elbow']} elbow outliers"
-        axes[0].semilogy(np.arange(1, top.size + 1), np.maximum(top, 1e-12), "o-", ms=3, lw=0.8,
-                         color=f"C{j}", label=lab)
+        axes[0].semilogy(
+            np.arange(1, top.size + 1), np.maximum(top, 1e-12), "o-", ms=3, lw=0.8, color=f"C{j}", label=lab
+        )
         bottom = np.asarray(e[which]["bottom"])
-        axes[1].plot(np.arange(1, bottom.size + 1), bottom, "o-", ms=3, lw=0.8, color=f"C{j}",
-                     label=f"{which.upper()}: most negative {e[which]['negative']['most_negative']:.2g}")
+        axes[1].plot(
+            np.arange(1, bottom.size + 1),
+            bottom,
+            "o-",
+            ms=3,
+            lw=0.8,
+            color=f"C{j}",
+            label=f"{which.upper()}: most negative {e[which]['negative']['most_negative']:.2g}",
+        )
         h = e[which]["history"]
         axes[2].semilogy(h["step"], h["loss"], color=f"C{j}", label=f"{which.upper()} train loss")
     axes[0].set_title("top 50 eigenvalues at the two ends", fontsize=10)
@@ -193,7 +218,9 @@ def plot(ctx, numbers) -> None:
     for ax in (ax1, ax2, ax3):
         for a, name in ((0, "SB"), (1, "LB")):
             ax.axvline(a, color="0.6", lw=0.6, ls=":")
-            ax.annotate(name, (a, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=8)
+            ax.annotate(
+                name, (a, 0.97), xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8
+            )
         ax.set_xlabel("α  (θ = (1−α) θ_SB + α θ_LB)")
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=8)
@@ -210,7 +237,8 @@ def judge(numbers) -> tuple[str, str, dict]:
         f"same outlier count (±{SAME_COUNT_TOLERANCE})": abs(sb["counts"]["elbow"] - lb["counts"]["elbow"])
         <= SAME_COUNT_TOLERANCE,
         "LB's top larger": lb["top"][0] > sb["top"][0],
-        "SB's most negative larger in size": abs(sb["negative"]["most_negative"]) > abs(lb["negative"]["most_negative"]),
+        "SB's most negative larger in size": abs(sb["negative"]["most_negative"])
+        > abs(lb["negative"]["most_negative"]),
         "no barrier on the line": bool(numbers["barrier"]["none"]),
     }
     ours = (

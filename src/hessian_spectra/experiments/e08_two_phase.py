@@ -28,12 +28,30 @@ from ._runner import Experiment, barrier, grade, loss_on_line, single_thread_bla
 JUMP_FACTOR = 1.10
 
 CONFIGS = {
-    "quick": {"n_samples": 1000, "n_test": 797, "hidden": [30, 30], "activation": "relu", "lr": 0.1,
-              "steps": 2000, "large_batch": 1000, "small_batch": 32, "line_alphas": [-1.0, 2.0, 31],
-              "n_snapshots": 100},
-    "full": {"n_samples": 1000, "n_test": 797, "hidden": [30, 30], "activation": "relu", "lr": 0.1,
-             "steps": 10000, "large_batch": 1000, "small_batch": 32, "line_alphas": [-1.0, 2.0, 61],
-             "n_snapshots": 100},
+    "quick": {
+        "n_samples": 1000,
+        "n_test": 797,
+        "hidden": [30, 30],
+        "activation": "relu",
+        "lr": 0.1,
+        "steps": 2000,
+        "large_batch": 1000,
+        "small_batch": 32,
+        "line_alphas": [-1.0, 2.0, 31],
+        "n_snapshots": 100,
+    },
+    "full": {
+        "n_samples": 1000,
+        "n_test": 797,
+        "hidden": [30, 30],
+        "activation": "relu",
+        "lr": 0.1,
+        "steps": 10000,
+        "large_batch": 1000,
+        "small_batch": 32,
+        "line_alphas": [-1.0, 2.0, 61],
+        "n_snapshots": 100,
+    },
 }
 
 
@@ -51,8 +69,18 @@ def _phase(ctx, part: int, obj, test, start, batch: int) -> dict:
     cfg = ctx.config
     steps = int(cfg["steps"])
     snaps = np.unique(np.linspace(0, steps, int(cfg["n_snapshots"]) + 1).astype(int))
-    res = ctx.train(obj, start, optimizer="sgd", lr=cfg["lr"], steps=steps, batch_size=batch, shuffle=True,
-                    snapshot_steps=snaps, record_every=max(1, steps // 400), seed=ctx.seed_for("batches", part))
+    res = ctx.train(
+        obj,
+        start,
+        optimizer="sgd",
+        lr=cfg["lr"],
+        steps=steps,
+        batch_size=batch,
+        shuffle=True,
+        snapshot_steps=snaps,
+        record_every=max(1, steps // 400),
+        seed=ctx.seed_for("batches", part),
+    )
     with single_thread_blas():
         test_loss = [float(test.loss_value(res.snapshots[s])) for s in snaps]
         test_acc = [float(test.accuracy(res.snapshots[s])) for s in snaps]
@@ -75,8 +103,13 @@ def compute(ctx) -> dict:
     for part in ctx.bar([1, 2], "two phases"):
         batch = cfg["large_batch"] if part == 1 else cfg["small_batch"]
         start = p0 if part == 1 else parts[0]["params"]
-        parts.append(ctx.point(f"part{part}", {**base, "part": part},
-                               lambda part=part, batch=batch, start=start: _phase(ctx, part, obj, test, start, batch)))
+        parts.append(
+            ctx.point(
+                f"part{part}",
+                {**base, "part": part},
+                lambda part=part, batch=batch, start=start: _phase(ctx, part, obj, test, start, batch),
+            )
+        )
     a = np.round(np.linspace(*map(float, cfg["line_alphas"][:2]), int(cfg["line_alphas"][2])), 10)
     line = loss_on_line(obj, parts[0]["params"], parts[1]["params"], a, test)
     steps = int(cfg["steps"])
@@ -113,23 +146,29 @@ def plot(ctx, numbers) -> None:
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4))
     for name, col in (("part1", "C0"), ("part2", "C1")):
         ax1.semilogy(c[name]["step"], c[name]["train_loss"], color=col, lw=0.8, label=f"{name} train")
-        ax1.semilogy(c[name]["snapshot_step"], c[name]["test_loss"], "--", color=col, lw=0.8, label=f"{name} test")
+        ax1.semilogy(
+            c[name]["snapshot_step"], c[name]["test_loss"], "--", color=col, lw=0.8, label=f"{name} test"
+        )
         ax2.plot(c[name]["step"], c[name]["train_accuracy"], color=col, lw=0.8, label=f"{name} train")
-        ax2.plot(c[name]["snapshot_step"], c[name]["test_accuracy"], "--", color=col, lw=0.8, label=f"{name} test")
+        ax2.plot(
+            c[name]["snapshot_step"], c[name]["test_accuracy"], "--", color=col, lw=0.8, label=f"{name} test"
+        )
     for ax in (ax1, ax2):
         ax.axvline(numbers["switch_step"], color="k", lw=0.8, ls=":", label="switch LB → SB")
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
     ax1.set_ylabel("loss")
     ax2.set_ylabel("accuracy")
-    ax2.set_ylim(max(0.0, min(c["part1"]["test_accuracy"][len(c["part1"]["test_accuracy"]) // 5:]) - 0.05), 1.005)
+    ax2.set_ylim(
+        max(0.0, min(c["part1"]["test_accuracy"][len(c["part1"]["test_accuracy"]) // 5 :]) - 0.05), 1.005
+    )
     ax1.set_title("part I: batch 1,000; part II: batch 32 (Fig. 7)", fontsize=10)
     line = numbers["line"]
     ax3.semilogy(line["alpha"], line["train_loss"], "C0-", label="train loss")
     ax3.semilogy(line["alpha"], line["test_loss"], "C1--", label="test loss")
     for a, name in ((0, "end of I"), (1, "end of II")):
         ax3.axvline(a, color="0.6", lw=0.6, ls=":")
-        ax3.annotate(name, (a, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=8)
+        ax3.annotate(name, (a, 0.97), xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8)
     ax3.set_xlabel("α  (θ = (1−α) θ_I + α θ_II)")
     ax3.set_title(f"the line (Fig. 8): barrier {numbers['barrier']['height']:+.2g}", fontsize=10)
     ax3.legend(fontsize=8)

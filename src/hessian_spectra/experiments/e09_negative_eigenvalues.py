@@ -40,18 +40,30 @@ def compute(ctx) -> dict:
         r = e03.width_point(ctx3, int(h), ds)
         if r.get("negative") is None:  # matrix-free width: no full spectrum
             continue
-        rows.append({"name": f"E3 h={h}", "n_params": int(r["n_params"]), "top": float(r["max"]),
-                     "most_negative": float(r["negative"]["most_negative"]),
-                     "fraction_negative": float(r["negative"]["fraction"]),
-                     "n_negative": int(r["negative"]["count"])})
+        rows.append(
+            {
+                "name": f"E3 h={h}",
+                "n_params": int(r["n_params"]),
+                "top": float(r["max"]),
+                "most_negative": float(r["negative"]["most_negative"]),
+                "fraction_negative": float(r["negative"]["fraction"]),
+                "n_negative": int(r["negative"]["count"]),
+            }
+        )
     prob = e07.problem(ctx7)
     for which in ctx.bar(["sb", "lb"], "E7 endpoints"):
         w = np.asarray(e07.endpoint(ctx7, which, prob)["eigenvalues"])
         s = e07.spectrum_numbers(w)
-        rows.append({"name": f"E7 {which.upper()}", "n_params": int(w.size), "top": float(w.max()),
-                     "most_negative": float(s["negative"]["most_negative"]),
-                     "fraction_negative": float(s["negative"]["fraction"]),
-                     "n_negative": int(s["negative"]["count"])})
+        rows.append(
+            {
+                "name": f"E7 {which.upper()}",
+                "n_params": int(w.size),
+                "top": float(w.max()),
+                "most_negative": float(s["negative"]["most_negative"]),
+                "fraction_negative": float(s["negative"]["fraction"]),
+                "n_negative": int(s["negative"]["count"]),
+            }
+        )
     for r in rows:
         r["ratio_to_top"] = abs(r["most_negative"]) / r["top"] if r["top"] > 0 else float("inf")
     return {"points": rows}
@@ -71,7 +83,9 @@ def plot(ctx, numbers) -> None:
     ax1.legend(fontsize=8)
     ax1.set_title("fraction of negative eigenvalues", fontsize=10)
     ax2.semilogy(x, [r["top"] for r in rows], "o-", color="C2", label="top eigenvalue")
-    ax2.semilogy(x, [max(abs(r["most_negative"]), 1e-300) for r in rows], "s-", color="C3", label="|most negative|")
+    ax2.semilogy(
+        x, [max(abs(r["most_negative"]), 1e-300) for r in rows], "s-", color="C3", label="|most negative|"
+    )
     ax2.axhspan(4e-5, 7e-5, color="C3", alpha=0.15, label="S18: |most negative| 4-7e-5")
     ax2.axhline(0.08, color="C2", lw=0.8, ls="--", label="S18: outliers ≈ 0.08")
     ax2.set_xticks(x, names, rotation=30, fontsize=8)
@@ -88,11 +102,13 @@ def judge(numbers) -> tuple[str, str, dict]:
     fr = [r["fraction_negative"] for r in e3]
     steady = len(fr) >= 2 and min(fr) > 0 and max(fr) / min(fr) <= FRACTION_FACTOR
     checks = {
-        f"|λ_min| ≤ {TINY_RATIO:g}·λ_max everywhere": bool(rows) and all(r["ratio_to_top"] <= TINY_RATIO for r in rows),
+        f"|λ_min| ≤ {TINY_RATIO:g}·λ_max everywhere": bool(rows)
+        and all(r["ratio_to_top"] <= TINY_RATIO for r in rows),
         f"negative fraction steady across widths (≤ ×{FRACTION_FACTOR:g})": steady,
     }
     ours = "; ".join(
-        f"{r['name']}: {r['fraction_negative']:.2%} neg, min {r['most_negative']:.2g} vs top {r['top']:.2g}" for r in rows
+        f"{r['name']}: {r['fraction_negative']:.2%} neg, min {r['most_negative']:.2g} vs top {r['top']:.2g}"
+        for r in rows
     )
     return grade(checks), ours, checks
 

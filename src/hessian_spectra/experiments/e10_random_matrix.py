@@ -41,10 +41,18 @@ EDGE_MARGIN = 0.05
 BBP_RTOL = 0.10
 
 CONFIGS = {
-    "quick": {"logistic_dim": 200, "logistic_alphas": [0.2, 1.0], "softmax_samples": 500,
-              "softmax_alphas": [0.02, 1.0, 2.0]},
-    "full": {"logistic_dim": 1000, "logistic_alphas": [0.2, 1.0], "softmax_samples": 1000,
-             "softmax_alphas": [0.02, 1.0, 2.0]},
+    "quick": {
+        "logistic_dim": 200,
+        "logistic_alphas": [0.2, 1.0],
+        "softmax_samples": 500,
+        "softmax_alphas": [0.02, 1.0, 2.0],
+    },
+    "full": {
+        "logistic_dim": 1000,
+        "logistic_alphas": [0.2, 1.0],
+        "softmax_samples": 1000,
+        "softmax_alphas": [0.02, 1.0, 2.0],
+    },
 }
 
 
@@ -73,8 +81,9 @@ def softmax_point(ctx, alpha: float) -> dict:
         X = rng.standard_normal((N, d)) + np.where(y[:, None] == 0, 1.0, -1.0)
         obj = rmt.softmax_regression(X, y, n_classes=2)
         params = np.zeros(obj.n_params)
-        H = hessian_terms(obj.X, obj.y, params, obj.layer_sizes, obj.activation, obj.loss, ("H",),
-                          engine=ctx.engine)["H"]
+        H = hessian_terms(
+            obj.X, obj.y, params, obj.layer_sizes, obj.activation, obj.loss, ("H",), engine=ctx.engine
+        )["H"]
         with dense_blas_threads():
             w = spectrum.eigenvalues(H)
         return {"eigenvalues": w, "d": d, "N": N}
@@ -89,9 +98,19 @@ def compute(ctx) -> dict:
         r = logistic_point(ctx, float(a))
         w = np.asarray(r["eigenvalues"])
         lo, hi = rmt.marchenko_pastur_edges(float(a), 0.25)
-        logistic.append({"alpha": float(a), "M": int(r["M"]), "N": int(r["N"]), "sigma2": 0.25,
-                         "mp_edges": [lo, hi], "ks": rmt.ks_distance_to_mp(w, float(a), 0.25),
-                         "min": float(w.min()), "max": float(w.max()), "eigenvalues": w})
+        logistic.append(
+            {
+                "alpha": float(a),
+                "M": int(r["M"]),
+                "N": int(r["N"]),
+                "sigma2": 0.25,
+                "mp_edges": [lo, hi],
+                "ks": rmt.ks_distance_to_mp(w, float(a), 0.25),
+                "min": float(w.min()),
+                "max": float(w.max()),
+                "eigenvalues": w,
+            }
+        )
     softmax = []
     for a in ctx.bar(cfg["softmax_alphas"], "2-class softmax"):
         r = softmax_point(ctx, float(a))
@@ -101,10 +120,20 @@ def compute(ctx) -> dict:
         spike = 1.0 + d
         lo, hi = rmt.marchenko_pastur_edges(law["alpha"], law["sigma2"])
         pred = rmt.bbp_outlier(spike, law["alpha"], law["sigma2"])
-        softmax.append({"alpha": law["alpha"], "d": d, "N": N, "spike": spike, "sigma2": law["sigma2"],
-                        "mp_edges": [lo, hi], "bbp_prediction": pred,
-                        "n_outliers": int(np.count_nonzero(w > (1 + EDGE_MARGIN) * hi)),
-                        "top": top_values(w, 5), "eigenvalues": w})
+        softmax.append(
+            {
+                "alpha": law["alpha"],
+                "d": d,
+                "N": N,
+                "spike": spike,
+                "sigma2": law["sigma2"],
+                "mp_edges": [lo, hi],
+                "bbp_prediction": pred,
+                "n_outliers": int(np.count_nonzero(w > (1 + EDGE_MARGIN) * hi)),
+                "top": top_values(w, 5),
+                "eigenvalues": w,
+            }
+        )
     return {"logistic": logistic, "softmax": softmax}
 
 
@@ -128,8 +157,14 @@ def plot(ctx, numbers) -> None:
     for j, r in enumerate(sm):
         lo, hi = r["mp_edges"]
         top = np.asarray(r["top"])
-        ax.semilogy(np.arange(1, top.size + 1), top, "o-", color=f"C{j}", ms=4,
-                    label=f"α = {r['alpha']:.2g} (d = {r['d']}): top {top[0]:.4g}")
+        ax.semilogy(
+            np.arange(1, top.size + 1),
+            top,
+            "o-",
+            color=f"C{j}",
+            ms=4,
+            label=f"α = {r['alpha']:.2g} (d = {r['d']}): top {top[0]:.4g}",
+        )
         ax.axhline(hi, color=f"C{j}", lw=0.6, ls=":")
         ax.semilogy([1], [r["bbp_prediction"]], "x", color=f"C{j}", ms=10, mew=2)
     ax.set_xlabel("rank (dotted: MP edge λ₊; ×: BBP prediction)")
@@ -150,9 +185,13 @@ def judge(numbers) -> tuple[str, str, dict]:
         f"softmax outlier within {BBP_RTOL:.0%} of BBP": all(x <= BBP_RTOL for x in rel),
     }
     ours = (
-        "logistic KS " + ", ".join(f"{r['ks']:.3f} (α={r['alpha']:g})" for r in lg) + "; softmax outliers "
-        + ", ".join(f"{r['n_outliers']} at {r['top'][0]:.4g} vs BBP {r['bbp_prediction']:.4g} (α={r['alpha']:.2g})"
-                    for r in sm)
+        "logistic KS "
+        + ", ".join(f"{r['ks']:.3f} (α={r['alpha']:g})" for r in lg)
+        + "; softmax outliers "
+        + ", ".join(
+            f"{r['n_outliers']} at {r['top'][0]:.4g} vs BBP {r['bbp_prediction']:.4g} (α={r['alpha']:.2g})"
+            for r in sm
+        )
     )
     return grade(checks), ours, checks
 
