@@ -29,12 +29,22 @@ def _context(exp, tmp_path, overrides, seed=0):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k", [2, 5, 10])
+_ELBOW_OVERCOUNTS = pytest.mark.xfail(
+    strict=True,
+    reason="measured at the quick sizes (seed 0): the largest gap and ratio find 5 for k = 5, but the "
+    "library's elbow rule (Kneedle on the top-200 window) counts 17; for k = 10 the spectrum drops after 9 "
+    "(softmax: C-1 class directions) and the elbow counts 21. See docs/reproduce.md, E2.",
+)
+
+
+@pytest.mark.parametrize(
+    "k", [2, pytest.param(5, marks=_ELBOW_OVERCOUNTS), pytest.param(10, marks=_ELBOW_OVERCOUNTS)]
+)
 def test_elbow_count_equals_number_of_clusters(tmp_path, k):
-    """S18 Table 1 (ReLU, GD, cluster std 1, centres uniform in [-10, 10]^d: well separated): the
-    library's elbow rule counts exactly k outliers in the trained Hessian. Test sizes: d = 20,
-    20-10-10-k, N = 200, 1,000 GD steps at lr 0.1."""
-    ctx = _context(e02.EXPERIMENT, tmp_path, {"dim": 20, "hidden": [10, 10], "n_samples": 200, "steps": 1000})
+    """S18 Table 1 at E2's quick sizes (100-30-30-k, N = 500, ReLU, 1,000 GD steps at lr 0.1, cluster std
+    1 with centres uniform in [-10, 10]^100: well separated): the library's elbow rule counts exactly k
+    outliers in the trained Hessian."""
+    ctx = _context(e02.EXPERIMENT, tmp_path, {})
     r = e02.run_point(ctx, k, "gd", "relu", 1.0)
     assert r["counts"]["elbow"] == k, (r["counts"], np.sort(r["eigenvalues"])[::-1][: k + 3])
 
@@ -52,6 +62,12 @@ def test_width_leaves_top_eigenvalues_and_grows_the_zeros(tmp_path):
     assert near[0] < near[1] < near[2], near
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="measured: the training loss rises from 0.0116 (the worse endpoint) to 0.0144 between the two "
+    "points at these sizes (+24 %, margin 10 % + 1e-3), and by +29 % in the quick E7 run; accuracy stays 100 %. "
+    "See docs/reproduce.md, E7.",
+)
 def test_no_barrier_between_small_and_large_batch(tmp_path):
     """S18 Sec. 3.3: from one initial point, SGD with batch 10 and batch 100 (same lr 0.1, same 1,500
     steps; 300 digits, 64-16-16-10 ReLU) reach points whose connecting line has no barrier: the training

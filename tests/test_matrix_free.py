@@ -20,6 +20,7 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator, cg, eigsh
 
 from hessian_spectra import _checks, losses, mlp
 from hessian_spectra.cli import main
+from hessian_spectra.curvature import lanczos as lz
 from hessian_spectra.curvature import matrix_free as mf
 from hessian_spectra.curvature import reference
 from hessian_spectra.objective import Objective
@@ -232,6 +233,17 @@ def test_top_k_eigenvalues_equal_dense(tanh_ce, term, whiches):
     np.testing.assert_allclose(vecs.T @ vecs, np.eye(3), atol=1e-10)
 
 
+def test_degenerate_cluster_reports_no_convergence():
+    """Asking for more of the smallest eigenvalues than a Krylov method can separate (a 40-fold zero
+    eigenvalue, as dead ReLU units give) at tol 1e-14 in 2 restarts raises an ArithmeticError that
+    says what to change, instead of running for 10·P restarts or returning unconverged values."""
+    eigenvalues = np.concatenate([np.zeros(40), np.linspace(0.01, 1.0, 60)])
+    op = aslinearoperator(np.diag(eigenvalues))
+    with pytest.raises(mf.LanczosNoConvergenceError, match="degenerate cluster.*tol.*maxiter") as exc:
+        mf.extreme_eigenpairs(op, 30, which="smallest", tol=1e-14, ncv=40, maxiter=2)
+    assert isinstance(exc.value, ArithmeticError)  # the CLI prints these as one-line errors
+
+
 def test_top_eigenvalues_reproducible_with_seed(tanh_ce):
     """The same seed gives bit-identical eigenvalues and product counts."""
     objective, params, _ = tanh_ce
@@ -416,9 +428,11 @@ def test_cli_top_k_and_density_end_to_end(tiny_run, tmp_path):
     )
     exact = eigh(reference.hessian(objective, raw["params"]), eigvals_only=True)
     scale = np.abs(exact).max()
-    # default tol 1e-10 relative to ‖H‖: residuals ≤ 2e-10‖H‖ bound the eigenvalue errors
-    np.testing.assert_allclose(top, exact[::-1][:4], rtol=0, atol=1e-9 * scale)
-    np.testing.assert_allclose(bottom, exact[:4], rtol=0, atol=1e-9 * scale)
+    # the default tol = 1e-5 relative to ‖H‖ guarantees residuals, hence errors, ≤ 2e-5‖H‖
+    # (measured: ~1e-15‖H‖, ARPACK converges these isolated eigenvalues fully in its first pass)
+    bound = 2 * lz.DEFAULT_TOL * scale
+    np.testing.assert_allclose(top, exact[::-1][:4], rtol=0, atol=bound)
+    np.testing.assert_allclose(bottom, exact[:4], rtol=0, atol=bound)
     grid, density = res["density_grid"], res["density_H"]
     assert grid.shape == density.shape and np.all(np.diff(grid) > 0)
     assert abs(np.trapezoid(density, grid) - 1.0) <= 1e-6

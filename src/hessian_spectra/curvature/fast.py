@@ -71,7 +71,6 @@ from . import TERMS, register_engine
 DEFAULT_WORKSPACE_BYTES = 256 * 2**20
 
 
-
 # --------------------------------------------------------------------------------------------
 # Per-sample quantities of one chunk of samples
 # --------------------------------------------------------------------------------------------
@@ -457,12 +456,14 @@ def hessian_gn_residual(
     out = {t: np.zeros((P, P)) for t in terms}
     scale = 1.0 / N
     n_chunks = -(-N // chunk_size)
-    with tqdm(
-        total=n_chunks * len(blocks), desc="Hessian blocks", unit="block", disable=not progress
-    ) as bar:
+    with tqdm(total=n_chunks * len(blocks), desc="Hessian blocks", unit="block", disable=not progress) as bar:
         for c0 in range(0, N, chunk_size):
             ch = _Chunk(
-                objective.X[c0 : c0 + chunk_size], objective.y[c0 : c0 + chunk_size], layers, act, objective.loss
+                objective.X[c0 : c0 + chunk_size],
+                objective.y[c0 : c0 + chunk_size],
+                layers,
+                act,
+                objective.loss,
             )
             for l, m in blocks:
                 if ch.S[m] is None:

@@ -1,0 +1,610 @@
+"""Timings of exact dense Hessians: the closed-form engine against autograd, JAX and PyTorch.
+
+``hessian-spectra bench`` (and ``benchmarks/bench_hessian.py``, which calls :func:`main`) times, in one
+process and on the same data and parameters:
+
+- ``autograd.hessian`` — the package's reference route (:mod:`hessian_spectra.curvature.reference`);
+- the closed-form engine (:mod:`hessian_spectra.curvature.fast`) for H alone and for H, G and R together;
+- when the ``bench`` extra is installed: ``jax.hessian`` under ``jax.jit`` (compiled ahead of time,
+  the compile time reported apart, then timed warm) and ``torch.func.hessian``, both in float64;
+- ``scipy.linalg.eigh`` (eigenvalues only) with each LAPACK driver, and the share of a full
+  "H + spectrum" run spent in it;
+- the engine's peak memory, in a fresh subprocess: ``tracemalloc``'s peak (NumPy's own buffers) and
+  the growth of the peak resident set (``VmHWM``, the whole process, BLAS buffers included) over the
+  engine call.
+
+Every route's H is checked against the engine's: the largest absolute difference, relative to
+``max |H|``, is printed next to its time. Times are wall-clock medians over repeats; ratios are
+``route time / engine time`` from the same run. The machine is whatever runs the command (a shared
+machine makes them noisy: the load average is printed before and after).
+
+Workloads (``--workload``):
+
+- ``A``: N = 1,000 Gaussian-blob samples (10 clusters, one per class), d = 50, hidden 40-40, C = 10, tanh,
+  cross-entropy (P = 4,090);
+- ``B``: Sagun et al. (2018) Fig. 1 network 100-30-30-50 on 1,000 samples of 50 blobs in d = 100, ReLU,
+  cross-entropy (P = 5,510), as in experiment E1;
+- ``--quick`` shrinks both (N = 200 and narrower hidden layers: P = 1,650 and 1,670) so that the whole
+  run takes about a minute; ``tiny`` is a seconds-long smoke workload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import data as _data
+from . import mlp
+from .objective import Objective
+
+DRIVERS = ("evd", "evr", "ev")
+TARGET_VS_JAX = 5.0
+TARGET_VS_AUTOGRAD = 30.0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A data set and network to time (blob data from :func:`hessian_spectra.data.blobs`)."""
+
+    name: str
+    n_samples: int
+    dim: int
+    hidden: tuple
+    n_classes: int
+    activation: str
+    loss: str = "cross_entropy"
+    seed: int = 0
+
+    @property
+    def layer_sizes(self) -> tuple:
+        return (self.dim, *self.hidden, self.n_classes)
+
+    @property
+    def n_params(self) -> int:
+        return mlp.n_params(self.layer_sizes)
+
+    def describe(self) -> str:
+        sizes = "-".join(map(str, self.layer_sizes))
+        return (
+            f"workload {self.name}: {sizes} {self.activation}, {self.loss}, N = {self.n_samples:,}, "
+            f"P = {self.n_params:,}"
+        )
+
+    def build(self) -> tuple[Objective, np.ndarray]:
+        """The objective on blob data (one cluster per class) and S18's N(0, 0.1²) initial point."""
+        ds = _data.blobs(n_samples=self.n_samples, n_clusters=self.n_classes, dim=self.dim, seed=self.seed)
+        objective = Objective(ds.X, ds.y, self.layer_sizes, self.activation, self.loss)
+        params = mlp.init_params(self.layer_sizes, "normal", seed=self.seed + 1)
+        return objective, params
+
+
+WORKLOADS = {
+    "A": Workload("A", 1000, 50, (40, 40), 10, "tanh"),
+    "B": Workload("B", 1000, 100, (30, 30), 50, "relu"),
+}
+QUICK_WORKLOADS = {
+    "A": Workload("A-quick", 200, 50, (20, 20), 10, "tanh"),
+    "B": Workload("B-quick", 200, 100, (10, 10), 50, "relu"),
+}
+TINY = Workload("tiny", 30, 5, (4, 3), 3, "tanh")
+
+
+# --------------------------------------------------------------------------------------------
+# Peers: the same loss written for JAX and PyTorch
+# --------------------------------------------------------------------------------------------
+
+
+def _jax_hessian(objective: Objective):
+    """``(compiled, compile_seconds)``: ``jax.jit(jax.hessian(loss))`` compiled ahead of time."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    X, y = jnp.asarray(objective.X), jnp.asarray(objective.y)
+    shapes = mlp.layer_shapes(objective.layer_sizes)
+    act = {
+        "relu": jax.nn.relu,
+        "tanh": jnp.tanh,
+        "sigmoid": jax.nn.sigmoid,
+        "softplus": jax.nn.softplus,
+        "linear": lambda z: z,
+    }[objective.activation]
+    C = objective.n_classes
+
+    def loss(w):
+        h, off = X, 0
+        for l, ((n_in, n_out), _) in enumerate(shapes):
+            W = w[off : off + n_in * n_out].reshape(n_in, n_out)
+            off += n_in * n_out
+            b = w[off : off + n_out]
+            off += n_out
+            z = h @ W + b
+            h = act(z) if l < len(shapes) - 1 else z
+        if objective.loss == "cross_entropy":
+            return jnp.mean(jax.nn.logsumexp(h, axis=1) - h[jnp.arange(h.shape[0]), y])
+        return 0.5 * jnp.mean(jnp.sum((h - jax.nn.one_hot(y, C, dtype=h.dtype)) ** 2, axis=1))
+
+    w0 = jnp.zeros(objective.n_params, dtype=jnp.float64)
+    t0 = time.perf_counter()
+    compiled = jax.jit(jax.hessian(loss)).lower(w0).compile()
+    compile_seconds = time.perf_counter() - t0
+
+    def run(params):
+        return np.asarray(compiled(jnp.asarray(params)).block_until_ready())
+
+    return run, compile_seconds
+
+
+def _torch_hessian(objective: Objective, threads: int | None = None):
+    """A function ``params -> H`` by ``torch.func.hessian`` in float64."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+    X = torch.from_numpy(np.ascontiguousarray(objective.X))
+    y = torch.from_numpy(objective.y.astype(np.int64))
+    shapes = mlp.layer_shapes(objective.layer_sizes)
+    act = {
+        "relu": torch.relu,
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        # beta = 1 and no linear cut-off: exactly log(1 + e^z)
+        "softplus": lambda z: torch.logaddexp(torch.zeros_like(z), z),
+        "linear": lambda z: z,
+    }[objective.activation]
+    C = objective.n_classes
+
+    def loss(w):
+        h, off = X, 0
+        for l, ((n_in, n_out), _) in enumerate(shapes):
+            W = w[off : off + n_in * n_out].reshape(n_in, n_out)
+            off += n_in * n_out
+            b = w[off : off + n_out]
+            off += n_out
+            z = h @ W + b
+            h = act(z) if l < len(shapes) - 1 else z
+        if objective.loss == "cross_entropy":
+            return torch.nn.functional.cross_entropy(h, y)
+        target = torch.nn.functional.one_hot(y, C).to(h.dtype)
+        return 0.5 * torch.mean(torch.sum((h - target) ** 2, dim=1))
+
+    hess = torch.func.hessian(loss)
+
+    def run(params):
+        with torch.no_grad():
+            return hess(torch.from_numpy(np.asarray(params, dtype=np.float64))).numpy()
+
+    return run
+
+
+def peer_versions() -> dict:
+    """Installed versions of the peers (``None`` when absent)."""
+    out = {}
+    for name in ("jax", "jaxlib", "torch"):
+        try:
+            mod = __import__(name)
+            out[name] = getattr(mod, "__version__", "?")
+        except ImportError:
+            out[name] = None
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Timing helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _time(fn, repeats: int, warmup: bool):
+    """``(result of the last call, [seconds per call])``."""
+    result = fn() if warmup else None
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return result, times
+
+
+def _rel_diff(H, H_ref) -> float:
+    return float(np.max(np.abs(H - H_ref)) / max(np.max(np.abs(H_ref)), 1e-300))
+
+
+def machine_info() -> dict:
+    """CPU model, cores, library versions, BLAS environment and thread settings."""
+    import scipy
+
+    model = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        **peer_versions(),
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(("OPENBLAS", "OMP_", "MKL_"))},
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [
+            {k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for d in threadpool_info()
+            if d.get("user_api") == "blas"
+        ]
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        pass
+    return info
+
+
+# --------------------------------------------------------------------------------------------
+# Memory, in a fresh subprocess
+# --------------------------------------------------------------------------------------------
+
+
+def memory_probe(workload: Workload, terms=("H", "G", "R"), threads: int | None = None) -> dict:
+    """Run the engine once in a fresh interpreter; report its peak memory (bytes).
+
+    ``rss_growth``: peak resident set of the whole process during the engine call (BLAS buffers
+    included) minus the resident set just before it (Linux ``VmHWM``, reset before the call). ``traced_peak``: ``tracemalloc``'s peak over a second call
+    (NumPy's buffers only), ``workspace`` = ``traced_peak`` − the outputs.
+    """
+    code = (
+        "import json, sys; from hessian_spectra import bench; "
+        f"w = bench.Workload(**json.loads(sys.argv[1])); print(json.dumps(bench._memory_worker(w, {list(terms)!r})))"
+    )
+    payload = json.dumps({**asdict(workload), "hidden": list(workload.hidden)})
+    env = dict(os.environ)
+    if threads is not None:
+        env["OPENBLAS_NUM_THREADS"] = str(threads)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, payload],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
+        env=env,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _proc_status_bytes(field: str) -> int | None:
+    """``VmRSS`` / ``VmHWM`` of this process from /proc/self/status (Linux), in bytes."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _memory_worker(workload: Workload, terms) -> dict:
+    import tracemalloc
+
+    from .curvature.fast import DEFAULT_WORKSPACE_BYTES, hessian_gn_residual
+
+    objective, params = workload.build()
+    # Peak RSS of this process image: VmHWM, reset just before the call (Linux: writing 5 to
+    # clear_refs). ru_maxrss is a fallback only: Linux carries it over from the parent across exec.
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        rss_before, source = _proc_status_bytes("VmRSS"), "VmHWM"
+    except OSError:
+        rss_before, source = None, "ru_maxrss"
+    if rss_before is None:
+        rss_before, source = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "ru_maxrss"
+    out = hessian_gn_residual(objective, params, tuple(terms))
+    rss_after = _proc_status_bytes("VmHWM") if source == "VmHWM" else None
+    if rss_after is None:
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    outputs = sum(M.nbytes for M in out.values())
+    del out
+    tracemalloc.start()
+    out = hessian_gn_residual(objective, params, tuple(terms))
+    _, traced = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del out
+    return {
+        "terms": list(terms),
+        "outputs": outputs,
+        "rss_growth": rss_after - rss_before,
+        "rss_source": source,
+        "traced_peak": traced,
+        "workspace": traced - outputs,
+        "workspace_bound": DEFAULT_WORKSPACE_BYTES,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The benchmark
+# --------------------------------------------------------------------------------------------
+
+
+def run_workload(
+    workload: Workload,
+    repeats: int = 5,
+    slow_repeats: int = 3,
+    peers: bool = True,
+    reference: bool = True,
+    eigh: bool = True,
+    memory: bool = True,
+    threads: int | None = None,
+    echo=print,
+) -> dict:
+    """Time every route on one workload; return the numbers (and print them as they come)."""
+    from . import spectrum
+    from .curvature import reference as _reference
+    from .curvature.fast import hessian_gn_residual
+
+    objective, params = workload.build()
+    echo(f"\n{workload.describe()}")
+    routes: dict[str, dict] = {}
+
+    def record(name, times, H=None, H_ref=None, **extra):
+        entry = {"median": float(np.median(times)), "min": float(np.min(times)), "times": times, **extra}
+        if H is not None and H_ref is not None:
+            entry["max_rel_diff_H"] = _rel_diff(H, H_ref)
+        routes[name] = entry
+        diff = f"  max|ΔH|/max|H| = {entry['max_rel_diff_H']:.1e}" if "max_rel_diff_H" in entry else ""
+        note = f"  ({extra['note']})" if "note" in extra else ""
+        echo(f"  {name:<28s} median {entry['median']:10.4f} s  (n = {len(times)}){diff}{note}")
+
+    out, t_hgr = _time(lambda: hessian_gn_residual(objective, params, ("H", "G", "R")), repeats, True)
+    H_fast = out["H"]
+    record("fast H+G+R", t_hgr)
+    out, t_h = _time(lambda: hessian_gn_residual(objective, params, ("H",)), repeats, True)
+    record("fast H", t_h, out["H"], H_fast)
+    del out
+    if reference:
+        H, t = _time(lambda: _reference.hessian(objective, params), slow_repeats, False)
+        record("autograd.hessian", t, H, H_fast)
+        del H
+    if peers:
+        try:
+            run, compile_s = _jax_hessian(objective)
+        except ImportError as exc:
+            echo(f"  jax.hessian: skipped ({exc}; install the 'bench' extra)")
+        else:
+            H, t = _time(lambda: run(params), slow_repeats, True)
+            record("jax.hessian (jit, warm)", t, H, H_fast, compile_seconds=compile_s)
+            echo(f"  {'  jax compile (apart)':<28s}        {compile_s:10.4f} s")
+            del H
+        try:
+            run = _torch_hessian(objective, threads)
+        except ImportError as exc:
+            echo(f"  torch.func.hessian: skipped ({exc}; install the 'bench' extra)")
+        else:
+            H, t = _time(lambda: run(params), slow_repeats, False)
+            record("torch.func.hessian", t, H, H_fast)
+            del H
+    ratios = {
+        name: routes[name]["median"] / routes["fast H+G+R"]["median"]
+        for name in routes
+        if name != "fast H+G+R"
+    }
+    result = {"workload": asdict(workload), "n_params": workload.n_params, "routes": routes, "ratios": ratios}
+    echo("  ratios (route median / fast H+G+R median):")
+    for name, r in ratios.items():
+        echo(f"    {name:<28s} {r:8.2f}x")
+    targets = {}
+    if workload not in WORKLOADS.values():
+        echo("  (the targets are stated for the full workloads A and B)")
+    elif "jax.hessian (jit, warm)" in ratios:
+        targets["vs_jax"] = ratios["jax.hessian (jit, warm)"]
+        met = "met" if targets["vs_jax"] >= TARGET_VS_JAX else "MISSED"
+        echo(
+            f"  target: H+G+R >= {TARGET_VS_JAX:.0f}x faster than jax.hessian (H alone): {targets['vs_jax']:.1f}x, {met}"
+        )
+    if workload in WORKLOADS.values() and "autograd.hessian" in ratios:
+        targets["vs_autograd"] = ratios["autograd.hessian"]
+        met = "met" if targets["vs_autograd"] >= TARGET_VS_AUTOGRAD else "MISSED"
+        echo(
+            f"  target: H+G+R >= {TARGET_VS_AUTOGRAD:.0f}x faster than autograd.hessian: "
+            f"{targets['vs_autograd']:.1f}x, {met}"
+        )
+    result["targets"] = targets
+
+    if eigh:
+        timings = {}
+        for driver in DRIVERS:
+            _, t = _time(lambda d=driver: spectrum.eigenvalues(H_fast, driver=d), slow_repeats, False)
+            timings[driver] = {"median": float(np.median(t)), "times": t}
+        best = min(timings, key=lambda d: timings[d]["median"])
+        default = spectrum.DEFAULT_DRIVER
+        t_eigh = timings.get(default, timings[best])["median"]
+        share = t_eigh / (t_eigh + routes["fast H"]["median"])
+        echo(
+            "  eigh (eigenvalues only): "
+            + ", ".join(f"{d} {v['median']:.2f} s" for d, v in timings.items())
+            + f"; fastest {best}, default {default}"
+        )
+        echo(f"  share of 'fast H + spectrum' spent in eigh ({default}): {share:.1%}")
+        result["eigh"] = {"drivers": timings, "fastest": best, "default": default, "share": share}
+    if memory:
+        mem = memory_probe(workload, threads=threads)
+        mib = 2**20
+        echo(
+            f"  memory (fresh process, H+G+R): outputs {mem['outputs'] / mib:.0f} MiB; tracemalloc peak "
+            f"{mem['traced_peak'] / mib:.0f} MiB = outputs + workspace {mem['workspace'] / mib:.0f} MiB "
+            f"(bound {mem['workspace_bound'] / mib:.0f} MiB); peak-RSS growth {mem['rss_growth'] / mib:.0f} MiB"
+        )
+        result["memory"] = mem
+    return result
+
+
+def run_benchmark(
+    workloads=("A", "B"),
+    quick: bool = False,
+    repeats: int | None = None,
+    slow_repeats: int | None = None,
+    peers: bool = True,
+    reference: bool = True,
+    eigh: bool = True,
+    memory: bool = True,
+    threads: int | None = None,
+    echo=print,
+) -> dict:
+    """Run :func:`run_workload` on each named workload (``"A"``, ``"B"``, ``"tiny"``).
+
+    ``threads`` caps the threads of every route: OpenBLAS (through threadpoolctl), PyTorch
+    (``torch.set_num_threads``) and XLA (``XLA_FLAGS``, effective only if JAX is not imported yet).
+    ``None`` leaves each library's default (all cores).
+    """
+    limiter = contextlib.nullcontext()
+    if threads is not None:
+        if "jax" not in sys.modules:
+            multi = "true" if threads > 1 else "false"
+            os.environ["XLA_FLAGS"] = (
+                os.environ.get("XLA_FLAGS", "")
+                + f" --xla_cpu_multi_thread_eigen={multi} intra_op_parallelism_threads={threads}"
+            ).strip()
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover
+            echo("threadpoolctl is not installed: BLAS threads left at their default")
+        else:
+            limiter = threadpool_limits(limits=threads, user_api="blas")
+    with limiter:
+        return _run_benchmark(
+            workloads, quick, repeats, slow_repeats, peers, reference, eigh, memory, threads, echo
+        )
+
+
+def _run_benchmark(workloads, quick, repeats, slow_repeats, peers, reference, eigh, memory, threads, echo):
+    table = QUICK_WORKLOADS if quick else WORKLOADS
+    repeats = (3 if quick else 5) if repeats is None else repeats
+    slow_repeats = (1 if quick else 3) if slow_repeats is None else slow_repeats
+    info = machine_info()
+    info["threads"] = threads
+    info["loadavg_start"] = os.getloadavg()
+    echo(
+        f"{info['cpu']} ({info['cores']} cores); numpy {info['numpy']}, scipy {info['scipy']}, "
+        f"jax {info['jax']}, torch {info['torch']}; env {info['env']}"
+    )
+    echo(f"threads: {threads or 'library defaults'}; BLAS: {info.get('blas')}")
+    echo(f"load average at start: {', '.join(f'{x:.2f}' for x in info['loadavg_start'])}")
+    results = []
+    for name in workloads:
+        w = TINY if name == "tiny" else table[name]
+        results.append(
+            run_workload(w, repeats, slow_repeats, peers, reference, eigh, memory, threads, echo=echo)
+        )
+    info["loadavg_end"] = os.getloadavg()
+    echo(f"\nload average at end: {', '.join(f'{x:.2f}' for x in info['loadavg_end'])}")
+    return {
+        "machine": info,
+        "quick": quick,
+        "repeats": repeats,
+        "slow_repeats": slow_repeats,
+        "results": results,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
+    return value
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workload",
+        default="all",
+        choices=["A", "B", "all", "tiny"],
+        help="A: 50-40-40-10 tanh, N=1000 (P=4,090); B: S18 Fig-1 100-30-30-50 relu, N=1000 (P=5,510); "
+        "tiny: a seconds-long smoke run",
+    )
+    p.add_argument(
+        "--repeats", type=_positive, default=None, help="repeats of the fast routes (default 5; quick 3)"
+    )
+    p.add_argument(
+        "--slow-repeats",
+        type=_positive,
+        default=None,
+        help="repeats of autograd, jax, torch and eigh (default 3; quick 1)",
+    )
+    p.add_argument("--quick", action="store_true", help="shrunk workloads (P ≈ 1,650), about a minute")
+    p.add_argument("--no-peers", action="store_true", help="skip jax.hessian and torch.func.hessian")
+    p.add_argument("--no-reference", action="store_true", help="skip autograd.hessian (minutes at P = 5,510)")
+    p.add_argument("--no-eigh", action="store_true", help="skip the eigh driver timings")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        default=None,
+        help="threads for every route (BLAS, torch, XLA); default: each library's own (all cores). "
+        "On a machine shared with other jobs, 1 avoids BLAS threads waiting on each other",
+    )
+    p.add_argument("--json", default=None, help="also write all numbers to this JSON file")
+
+
+def cmd_bench(args) -> int:
+    names = ("A", "B") if args.workload == "all" else (args.workload,)
+    result = run_benchmark(
+        names,
+        quick=args.quick,
+        repeats=args.repeats,
+        slow_repeats=args.slow_repeats,
+        peers=not args.no_peers,
+        reference=not args.no_reference,
+        eigh=not args.no_eigh,
+        memory=not args.no_memory,
+        threads=args.threads,
+    )
+    if args.json:
+        from . import io as _io
+
+        _io.save_json(args.json, result)
+        print(f"numbers -> {args.json}")
+    return 0
+
+
+def add_bench_parser(subparsers) -> argparse.ArgumentParser:
+    """Attach ``hessian-spectra bench`` to the CLI's subparsers."""
+    p = subparsers.add_parser(
+        "bench",
+        help="time the exact Hessian: closed-form engine vs autograd, jax, torch; eigh drivers",
+        description=__doc__.split("\n\n")[0]
+        + " Same data, one process, medians over repeats, ratios to the engine's H+G+R time.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _configure(p)
+    p.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of ``benchmarks/bench_hessian.py``."""
+    parser = argparse.ArgumentParser(prog="bench_hessian.py", description=__doc__.split("\n\n")[0])
+    _configure(parser)
+    return cmd_bench(parser.parse_args(argv))
