@@ -94,11 +94,15 @@ def _worker(args) -> dict:
         row["bottom_products"] = info_b["n_products"]
         row["bottom"] = bottom.tolist()
     if args.density:
+        # what matrix_free.spectral_density does, in its two steps, so the dense check can reuse σ²
         t0 = time.perf_counter()
-        grid, density = matrix_free.spectral_density(objective, params, rng=np.random.default_rng(args.seed))
+        op = matrix_free.hessian_operator(objective, params)
+        nodes, weights = matrix_free.slq(op, n_vectors=10, n_steps=90, rng=np.random.default_rng(args.seed))
+        grid, density = matrix_free.density_from_nodes(nodes, weights)
         row["density_seconds"] = time.perf_counter() - t0
-        row["density_products"] = 10 * 90
-        row["density_grid_range"] = [float(grid[0]), float(grid[-1])]
+        row["density_products"] = op.n_products
+        sigma2 = matrix_free.smoothing_variance(nodes[weights > 0].min(), nodes[weights > 0].max())
+        row["density_sigma2"] = sigma2
     row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     if objective.n_params <= args.dense_max_p:
         from scipy.linalg import eigh
@@ -106,10 +110,35 @@ def _worker(args) -> dict:
         from hessian_spectra.curvature import reference
 
         t0 = time.perf_counter()
-        exact = eigh(reference.hessian(objective, params), eigvals_only=True)[::-1][: args.k]
+        all_eigs = eigh(reference.hessian(objective, params), eigvals_only=True)
+        exact = all_eigs[::-1][: args.k]
         row["dense_seconds"] = time.perf_counter() - t0
         row["dense_max_rel_err_top"] = float(np.max(np.abs(top - exact) / np.abs(exact)))
         row["dense_max_abs_err_over_lmax"] = float(np.max(np.abs(top - exact)) / abs(exact[0]))
+        if args.bottom:
+            exact_bottom = all_eigs[: args.k]
+            err = np.abs(np.asarray(row["bottom"]) - exact_bottom)
+            row["dense_bottom_max_abs_err_over_lmax"] = float(err.max() / abs(exact[0]))
+            big = np.abs(exact_bottom) >= 1e-3 * abs(exact[0])  # outside the cluster at zero
+            row["dense_bottom_n_outside_zero_cluster"] = int(big.sum())
+            if big.any():
+                row["dense_bottom_max_rel_err_outside"] = float(np.max(err[big] / np.abs(exact_bottom[big])))
+        if args.density:
+            P = objective.n_params
+            _, exact_density = matrix_free.density_from_nodes(
+                all_eigs[None, :], np.full((1, P), 1.0 / P), grid=grid, sigma2=sigma2
+            )
+            row["density_l1_to_exact"] = float(np.trapezoid(np.abs(density - exact_density), grid))
+            if args.figure:
+                from hessian_spectra import plots
+
+                fig = plots.density_figure(
+                    grid,
+                    density,
+                    title=f"784-{h}-10 (P = {P:,}): SLQ (10 probes × 90 steps) vs exact, σ² = {sigma2:.0e}",
+                    exact_density=exact_density,
+                )
+                plots.save_figure(fig, args.figure)
     return row
 
 
@@ -145,6 +174,7 @@ def main(argv=None) -> int:
     p.add_argument("--bottom", action="store_true", help="also the bottom-k eigenvalues")
     p.add_argument("--density", action="store_true", help="also the SLQ density (10 probes × 90 steps)")
     p.add_argument("--dense-max-p", type=int, default=0, help="dense check of the top-k when P <= this")
+    p.add_argument("--figure", default=None, help="PNG of SLQ vs exact density (with --density, dense check)")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads of each subprocess")
     p.add_argument("--json", default=None, help="write all results to this JSON file")
     p.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)  # worker mode
@@ -166,6 +196,7 @@ def main(argv=None) -> int:
     child += ["--mnist", args.mnist] if args.mnist else []
     child += ["--bottom"] if args.bottom else []
     child += ["--density"] if args.density else []
+    child += ["--figure", os.path.abspath(args.figure)] if args.figure else []
     for h in (int(s) for s in args.widths.split(",")):
         cmd = [sys.executable, os.path.abspath(__file__), *child, "--width", str(h)]
         t0 = time.perf_counter()
@@ -181,6 +212,14 @@ def main(argv=None) -> int:
             extra += f"; bottom-{args.k}: {row['bottom_products']} products, {row['bottom_seconds']:.1f} s"
         if "density_seconds" in row:
             extra += f"; SLQ density: {row['density_seconds']:.1f} s"
+        if "density_l1_to_exact" in row:
+            extra += f"; L1(SLQ, exact smoothed) = {row['density_l1_to_exact']:.3f}"
+        if "dense_bottom_max_abs_err_over_lmax" in row:
+            extra += (
+                f"; bottom vs dense: max |error|/λ₁ {row['dense_bottom_max_abs_err_over_lmax']:.1e}, "
+                f"max relative error of the {row['dense_bottom_n_outside_zero_cluster']} with |λ| ≥ 1e-3 λ₁ "
+                f"{row.get('dense_bottom_max_rel_err_outside', float('nan')):.1e}"
+            )
         if "dense_max_rel_err_top" in row:
             extra += (
                 f"; dense check ({row['dense_seconds']:.0f} s): max relative error of the top-{args.k} "

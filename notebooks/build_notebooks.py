@@ -176,7 +176,9 @@ def render(nb) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="only check that the stored notebooks are current")
+    parser.add_argument(
+        "--check", action="store_true", help="only check that the stored notebooks are current"
+    )
     parser.add_argument("--solved", metavar="DIR", help="also write solved exercise notebooks into DIR")
     args = parser.parse_args(argv)
     stale = []

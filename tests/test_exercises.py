@@ -96,7 +96,9 @@ def ind_gauss_newton(objective, params):
 def ind_empirical_fisher(objective, params):
     g = np.stack(
         [
-            autograd.grad(lambda q, i=i: objective.batch_loss(q, objective.X[i : i + 1], objective.y[i : i + 1]))(params)
+            autograd.grad(
+                lambda q, i=i: objective.batch_loss(q, objective.X[i : i + 1], objective.y[i : i + 1])
+            )(params)
             for i in range(objective.n_samples)
         ]
     )
@@ -255,7 +257,9 @@ def _wrong_elbow(eigvals):  # no normalization of the eigenvalue axis
 def _wrong_empirical_fisher(objective, params):  # centred: that is the gradient covariance
     g = np.stack(
         [
-            autograd.grad(lambda q, i=i: objective.batch_loss(q, objective.X[i : i + 1], objective.y[i : i + 1]))(params)
+            autograd.grad(
+                lambda q, i=i: objective.batch_loss(q, objective.X[i : i + 1], objective.y[i : i + 1])
+            )(params)
             for i in range(objective.n_samples)
         ]
     )
@@ -356,7 +360,9 @@ WRONG = {
     "ex07_1": _wrong_gnvp,
     "ex07_2": _wrong_lanczos,
     "ex07_3": _wrong_quadrature,
-    "ex07_4": lambda nodes, weights, grid, s2: ind_smoothed_density(nodes, weights, grid, s2) * np.atleast_2d(nodes).shape[0],
+    "ex07_4": lambda nodes, weights, grid, s2: (
+        ind_smoothed_density(nodes, weights, grid, s2) * np.atleast_2d(nodes).shape[0]
+    ),
 }
 
 
@@ -462,4 +468,7 @@ def test_registry_lookups():
     with pytest.raises(ValueError, match="exercise_id"):
         exercises.reference_solution("ex99_9")
     checker, solution = EXERCISES["ex05_2"]  # an Exercise unpacks as (checker, reference solution)
-    assert checker is exercises.check_marchenko_pastur_density and solution.__name__ == "marchenko_pastur_density"
+    assert (
+        checker is exercises.check_marchenko_pastur_density
+        and solution.__name__ == "marchenko_pastur_density"
+    )

@@ -76,7 +76,7 @@ sizes = (16, 20, 20, K)
 objective = hs.Objective(X, y, sizes, activation="relu", loss="cross_entropy")
 P = objective.n_params
 print("P =", P)
-assert P == sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))  # the formula above
+assert P == sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))  # the formula above
 
 # %% [markdown]
 # ## Training by gradient descent
@@ -88,8 +88,10 @@ assert P == sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))  # the formu
 w0 = hs.init_params(sizes, "normal", seed=SEED)
 result = hs.train(objective, w0, optimizer="gd", lr=0.1, steps=600, progress=False)
 w = result.params
-print(f"loss {objective.loss_value(w0):.3f} -> {objective.loss_value(w):.2e},",
-      f"training accuracy {objective.accuracy(w):.2f}")
+print(
+    f"loss {objective.loss_value(w0):.3f} -> {objective.loss_value(w):.2e},",
+    f"training accuracy {objective.accuracy(w):.2f}",
+)
 
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.semilogy(result.history["step"], result.history["loss"])
@@ -142,7 +144,9 @@ def relu_pattern(params):
     return [np.sign(z) for z in zs[:-1]]
 
 
-no_kink_crossed = all(np.array_equal(a, b) for a, b in zip(relu_pattern(w + h * v), relu_pattern(w - h * v)))
+no_kink_crossed = all(
+    np.array_equal(a, b) for a, b in zip(relu_pattern(w + h * v), relu_pattern(w - h * v), strict=True)
+)
 print("no pre-activation changes sign on the segment:", no_kink_crossed)
 
 # %% [markdown]
@@ -177,9 +181,12 @@ print(f"after training: eigenvalues in [{eig.min():.2e}, {eig.max():.3f}]")
 summary = spectrum.summarize(eig)
 tiny = np.abs(eig) <= 1e-3 * eig.max()
 print(f"{tiny.sum()} of {P} eigenvalues ({tiny.mean():.0%}) have |λ| ≤ 1e-3 λ_max")
-print("negative eigenvalues:", summary["negative"]["count"],
-      f"- the most negative is {summary['negative']['most_negative']:.2e},",
-      f"{summary['negative']['ratio_to_top']:.1%} of the largest eigenvalue")
+print(
+    "negative eigenvalues:",
+    summary["negative"]["count"],
+    f"- the most negative is {summary['negative']['most_negative']:.2e},",
+    f"{summary['negative']['ratio_to_top']:.1%} of the largest eigenvalue",
+)
 
 # %% [markdown]
 # ## Counting the outliers three ways

@@ -18,7 +18,6 @@ import warnings
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notebook widget is not needed
 
 import autograd
-import autograd.numpy as anp
 import matplotlib.pyplot as plt
 import numpy as np
 from autograd.scipy.special import logsumexp
@@ -49,8 +48,9 @@ N, C, P = objective.n_samples, objective.n_classes, objective.n_params
 print(f"N = {N}, C = {C}, P = {P}")
 
 w0 = hs.init_params(sizes, "normal", seed=SEED, scale=0.5)
-run = hs.train(objective, w0, optimizer="gd", lr=0.5, steps=2000, snapshot_steps=[0, 20, 100, 500, 2000],
-               progress=False)
+run = hs.train(
+    objective, w0, optimizer="gd", lr=0.5, steps=2000, snapshot_steps=[0, 20, 100, 500, 2000], progress=False
+)
 w = run.snapshots[100]  # a point part-way through training (notebook 1 looked at the end)
 print(f"loss at w: {objective.loss_value(w):.3f}, accuracy {objective.accuracy(w):.2f}")
 
@@ -66,9 +66,9 @@ print(f"loss at w: {objective.loss_value(w):.3f}, accuracy {objective.accuracy(w
 
 # %%
 J = decomposition.per_sample_jacobians(objective, w)  # (N, C, P)
-logits = np.asarray(objective.logits(w))              # (N, C)
+logits = np.asarray(objective.logits(w))  # (N, C)
 r = losses.logit_gradient(logits, y, "cross_entropy")  # (N, C): p_i - e_{y_i}
-grad_chain_rule = np.einsum("icp,ic->p", J, r) / N    # (1/N) Σ_i J_iᵀ r_i
+grad_chain_rule = np.einsum("icp,ic->p", J, r) / N  # (1/N) Σ_i J_iᵀ r_i
 
 # %%
 grad_autograd = objective.gradient(w)  # reverse mode on L directly
@@ -148,8 +148,10 @@ eig_G = spectrum.eigenvalues(G)
 tol = spectrum.zero_tolerance(eig_G)
 n_nonzero = P - spectrum.count_zero(eig_G, tol)
 print(f"nonzero eigenvalues of G: {n_nonzero}  (bound N(C-1) = {N * (C - 1)})")
-print(f"the smallest 'nonzero' one is {np.sort(np.abs(eig_G))[::-1][n_nonzero - 1]:.1e}, "
-      f"the largest 'zero' one {np.sort(np.abs(eig_G))[::-1][n_nonzero]:.1e} (tolerance {tol:.1e})")
+print(
+    f"the smallest 'nonzero' one is {np.sort(np.abs(eig_G))[::-1][n_nonzero - 1]:.1e}, "
+    f"the largest 'zero' one {np.sort(np.abs(eig_G))[::-1][n_nonzero]:.1e} (tolerance {tol:.1e})"
+)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.semilogy(np.arange(1, P + 1), np.sort(np.abs(eig_G))[::-1], ".")
@@ -182,6 +184,7 @@ plt.show()
 # $\max_j|\lambda_j(R)| / \lambda_{\max}(G)$ (spectral norms), and
 # $|\lambda_{\min}(H)| / \lambda_{\max}(H)$ (how negative the Hessian gets).
 
+
 # %%
 def residual_ratios(obj, ws):
     G_s = decomposition.gauss_newton(obj, ws)
@@ -196,22 +199,28 @@ def residual_ratios(obj, ws):
 
 
 objective_mse = hs.Objective(X, y, sizes, activation="tanh", loss="mse")
-run_mse = hs.train(objective_mse, w0, optimizer="gd", lr=0.2, steps=2000, snapshot_steps=run.snapshots.keys(),
-                   progress=False)
+run_mse = hs.train(
+    objective_mse, w0, optimizer="gd", lr=0.2, steps=2000, snapshot_steps=run.snapshots.keys(), progress=False
+)
 ratios = {}
 for name, obj, r_run in (("cross-entropy", objective, run), ("MSE", objective_mse, run_mse)):
     ratios[name] = [residual_ratios(obj, ws) for _, ws in sorted(r_run.snapshots.items())]
     print(name)
-    for step, q in zip(sorted(r_run.snapshots), ratios[name]):
-        print(f"  step {step:5d}  loss {q['loss']:.2e}   ‖R‖/‖G‖ {q['frobenius']:.3f}   "
-              f"spectral {q['spectral']:.3f}   |λ_min(H)|/λ_max(H) {q['negative']:.3f}")
+    for step, q in zip(sorted(r_run.snapshots), ratios[name], strict=True):
+        print(
+            f"  step {step:5d}  loss {q['loss']:.2e}   ‖R‖/‖G‖ {q['frobenius']:.3f}   "
+            f"spectral {q['spectral']:.3f}   |λ_min(H)|/λ_max(H) {q['negative']:.3f}"
+        )
 
 # %%
 G_end = decomposition.gauss_newton(objective, run.params)
 R_end = decomposition.residual_term(objective, run.params)
 eig_G_end, eig_R_end, eig_H_end = (spectrum.eigenvalues(M) for M in (G_end, R_end, G_end + R_end))
-fig = plots.decomposition_figure({"H": eig_H_end, "G": eig_G_end, "R": eig_R_end},
-                                 title="cross-entropy, end of training: H, G and R", top=30)
+fig = plots.decomposition_figure(
+    {"H": eig_H_end, "G": eig_G_end, "R": eig_R_end},
+    title="cross-entropy, end of training: H, G and R",
+    top=30,
+)
 plt.show()
 print("top 5 of H:", np.round(eig_H_end[::-1][:5], 5))
 print("top 5 of G:", np.round(eig_G_end[::-1][:5], 5))
@@ -248,6 +257,7 @@ print("top 5 of G:", np.round(eig_G_end[::-1][:5], 5))
 # order $1 - p_{i,y_i}$ but $r_i r_i^\top$ is of order $(1 - p_{i,y_i})^2$, so $G_{\rm emp}$ becomes
 # much smaller than $G$.
 
+
 # %%
 def fisher_family(ws):
     return {
@@ -261,14 +271,21 @@ def fisher_family(ws):
 for step in (0, 2000):
     mats = fisher_family(run.snapshots[step])
     top = {name: spectrum.eigenvalues(M)[-1] for name, M in mats.items()}
-    print(f"step {step}: loss {objective.loss_value(run.snapshots[step]):.1e}; largest eigenvalue: "
-          + ", ".join(f"{k} {v:.2e}" for k, v in top.items()))
+    print(
+        f"step {step}: loss {objective.loss_value(run.snapshots[step]):.1e}; largest eigenvalue: "
+        + ", ".join(f"{k} {v:.2e}" for k, v in top.items())
+    )
 
 # %%
 mats_end = fisher_family(run.params)
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
 for name in ("G", "empirical Fisher", "gradient covariance"):
-    ax.semilogy(np.arange(1, 61), np.clip(spectrum.eigenvalues(mats_end[name])[::-1][:60], 1e-20, None), ".-", label=name)
+    ax.semilogy(
+        np.arange(1, 61),
+        np.clip(spectrum.eigenvalues(mats_end[name])[::-1][:60], 1e-20, None),
+        ".-",
+        label=name,
+    )
 ax.set_xlabel("rank (largest first)")
 ax.set_ylabel("eigenvalue")
 ax.set_title("end of training")
@@ -299,6 +316,7 @@ plt.show()
 # (at most that many in general); with MSE the residual term vanishes during training, with
 # cross-entropy it stays but its eigenvalues end up well below $G$'s outliers.
 
+
 # %%
 def rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
@@ -318,7 +336,7 @@ assert rel(mats["empirical Fisher"] + R_emp, H) < 1e-10
 assert n_nonzero == N * (C - 1)
 # what this run shows about R (observations about these two runs, with generous margins):
 ce, mse = ratios["cross-entropy"], ratios["MSE"]
-assert mse[-1]["frobenius"] < 0.01 < 0.1 * mse[0]["frobenius"]   # MSE: R vanishes relative to G
-assert ce[-1]["spectral"] < 0.35                                  # CE: R's top is well below G's
-assert ce[-1]["negative"] < 0.1 * ce[0]["negative"]               # CE: negative curvature fades
+assert mse[-1]["frobenius"] < 0.01 < 0.1 * mse[0]["frobenius"]  # MSE: R vanishes relative to G
+assert ce[-1]["spectral"] < 0.35  # CE: R's top is well below G's
+assert ce[-1]["negative"] < 0.1 * ce[0]["negative"]  # CE: negative curvature fades
 print("all checks passed")

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import hessian_spectra as hs
-from hessian_spectra import curvature, losses, spectrum
+from hessian_spectra import curvature, spectrum
 from hessian_spectra.curvature import papyan
 
 # %matplotlib inline
@@ -42,8 +42,9 @@ data = hs.blobs(n_samples=300, n_clusters=C, dim=16, spread=1.0, seed=SEED)
 X, y = data.X, data.y
 sizes = (16, 20, 20, C)
 objective = hs.Objective(X, y, sizes, activation="relu", loss="cross_entropy")
-w = hs.train(objective, hs.init_params(sizes, "normal", seed=SEED), optimizer="gd", lr=0.1, steps=600,
-             progress=False).params
+w = hs.train(
+    objective, hs.init_params(sizes, "normal", seed=SEED), optimizer="gd", lr=0.1, steps=600, progress=False
+).params
 terms = hs.hessian_terms(X, y, w, sizes, "relu", "cross_entropy", terms=("H", "G"), engine=ENGINE)
 H, G = terms["H"], terms["G"]
 eig_H = spectrum.eigenvalues(H)
@@ -98,8 +99,10 @@ print("‖G0 + G1 + G2 + G3 - G‖ / ‖G‖ =", np.linalg.norm(dec.total - G) /
 for name in ("G0", "G1", "G2", "G3"):
     M = getattr(dec, name)
     e = spectrum.eigenvalues(M)
-    print(f"{name}: ‖·‖_F = {np.linalg.norm(M):.2e}, rank {int(np.sum(e > spectrum.zero_tolerance(e)))}, "
-          f"largest eigenvalue {e[-1]:.2e}")
+    print(
+        f"{name}: ‖·‖_F = {np.linalg.norm(M):.2e}, rank {int(np.sum(e > spectrum.zero_tolerance(e)))}, "
+        f"largest eigenvalue {e[-1]:.2e}"
+    )
 
 # %% [markdown]
 # $G_0$ is tiny: the network has learned, so the true-label gradients average out. $G_1$ has rank
@@ -125,8 +128,8 @@ print("G1 from dense eigh:    ", np.round(eig_G1_dense[::-1], 5))
 print()
 print("top 5 of H:            ", np.round(eig_H[::-1][:C], 5))
 print("top 5 of G0+G1+G2:     ", np.round(eig_G012_gram[::-1][:C], 5))
-print("next 5 of H:           ", np.round(eig_H[::-1][C:2 * C], 5))
-print("next 5 of G0+G1+G2:    ", np.round(eig_G012_gram[::-1][C:2 * C], 5))
+print("next 5 of H:           ", np.round(eig_H[::-1][C : 2 * C], 5))
+print("next 5 of G0+G1+G2:    ", np.round(eig_G012_gram[::-1][C : 2 * C], 5))
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 4))
@@ -164,7 +167,9 @@ eig_G_ko = spectrum.eigenvalues(G_minus_G1)
 
 fig, ax = plt.subplots(figsize=(7.5, 4))
 ax.plot(np.arange(1, n_show + 1), eig_H[::-1][:n_show], "o-", ms=4, label="H")
-ax.plot(np.arange(1, n_show + 1), eig_H_ko[::-1][:n_show], "o-", ms=4, label="Π H Π (class means projected out)")
+ax.plot(
+    np.arange(1, n_show + 1), eig_H_ko[::-1][:n_show], "o-", ms=4, label="Π H Π (class means projected out)"
+)
 ax.plot(np.arange(1, n_show + 1), eig_G_ko[::-1][:n_show], ".--", label="G − G1")
 ax.set_xlabel("rank (largest first)")
 ax.set_ylabel("eigenvalue")
@@ -191,6 +196,7 @@ print(f"largest eigenvalue: H {eig_H[-1]:.4f}, Π H Π {eig_H_ko[-1]:.4f}, G −
 # - After projecting out the class means no eigenvalue is left above the midpoint between the
 #   Hessian's 5th and 6th eigenvalues.
 
+
 # %%
 def rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
@@ -199,7 +205,7 @@ def rel(a, b):
 assert rel(G_from_deltas, G) < 1e-10  # exact identities: round-off only
 assert rel(dec.total, G) < 1e-10
 assert np.abs(eig_G1_gram - eig_G1_dense).max() < 1e-10 * eig_G1_dense.max()
-eig_G012_dense = spectrum.eigenvalues(dec.G0 + dec.G1 + dec.G2)[-C * C:]
+eig_G012_dense = spectrum.eigenvalues(dec.G0 + dec.G1 + dec.G2)[-C * C :]
 assert np.abs(np.sort(eig_G012_gram) - eig_G012_dense).max() < 1e-10 * eig_G012_dense.max()
 top_H = eig_H[::-1][:C]
 assert np.all(np.abs(eig_G012_gram[::-1][:C] - top_H) <= 0.10 * top_H)

@@ -42,6 +42,7 @@ def trained_spectrum(data, sizes, lr=0.1, steps=600, activation="relu"):
     H = hs.hessian_terms(data.X, data.y, w, sizes, activation, "cross_entropy", engine=ENGINE)["H"]
     return objective, w, spectrum.eigenvalues(H)
 
+
 # %% [markdown]
 # ## 1. More clusters: more outliers
 #
@@ -58,8 +59,10 @@ for k in ks:
     objective, w, eig = trained_spectrum(data, (16, 20, 20, k))
     cluster_sweep[k] = eig
     c = spectrum.outlier_counts(eig)
-    print(f"k = {k}: P = {objective.n_params}, loss {objective.loss_value(w):.1e}, "
-          f"largest gap -> {c['gap']}, largest ratio -> {c['ratio']}; top: {np.round(eig[::-1][:k + 1], 4)}")
+    print(
+        f"k = {k}: P = {objective.n_params}, loss {objective.loss_value(w):.1e}, "
+        f"largest gap -> {c['gap']}, largest ratio -> {c['ratio']}; top: {np.round(eig[::-1][: k + 1], 4)}"
+    )
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for k, eig in cluster_sweep.items():
@@ -90,14 +93,16 @@ plt.show()
 stds = [0.2, 0.4, 0.6, 0.8, 1.0]
 separability = {}
 fig, axes = plt.subplots(1, len(stds), figsize=(15, 2.8), sharex=True, sharey=True)
-for ax, std in zip(axes, stds):
+for ax, std in zip(axes, stds, strict=True):
     data = hs.two_blobs(n_samples=100, std=std, seed=SEED)
     objective, w, eig = trained_spectrum(data, (2, 10, 10, 2), steps=2000)
     separability[std] = eig
     ax.scatter(data.X[:, 0], data.X[:, 1], c=data.y, cmap="coolwarm", s=6)
     ax.set_title(f"std {std}: λ_max = {eig[-1]:.3f}")
-    print(f"std {std}: loss {objective.loss_value(w):.3f}, accuracy {objective.accuracy(w):.2f}, "
-          f"top 4 eigenvalues {np.round(eig[::-1][:4], 4)}")
+    print(
+        f"std {std}: loss {objective.loss_value(w):.3f}, accuracy {objective.accuracy(w):.2f}, "
+        f"top 4 eigenvalues {np.round(eig[::-1][:4], 4)}"
+    )
 plt.show()
 
 fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -127,9 +132,17 @@ width_sweep = {}
 for h in widths:
     objective, w, eig = trained_spectrum(data, (16, h, 5))
     near_zero = int(np.count_nonzero(np.abs(eig) <= 1e-3 * eig[-1]))
-    width_sweep[h] = {"P": objective.n_params, "eig": eig, "near_zero": near_zero, "objective": objective, "w": w}
-    print(f"h = {h:2d}: P = {objective.n_params:4d}, loss {objective.loss_value(w):.1e}, "
-          f"top 5 {np.round(eig[::-1][:5], 4)}, |λ| ≤ 1e-3 λ_max: {near_zero} ({near_zero / objective.n_params:.0%})")
+    width_sweep[h] = {
+        "P": objective.n_params,
+        "eig": eig,
+        "near_zero": near_zero,
+        "objective": objective,
+        "w": w,
+    }
+    print(
+        f"h = {h:2d}: P = {objective.n_params:4d}, loss {objective.loss_value(w):.1e}, "
+        f"top 5 {np.round(eig[::-1][:5], 4)}, |λ| ≤ 1e-3 λ_max: {near_zero} ({near_zero / objective.n_params:.0%})"
+    )
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 for h, row in width_sweep.items():
@@ -168,16 +181,18 @@ widest = width_sweep[widths[-1]]
 top_lanczos, info = matrix_free.top_eigenvalues(widest["objective"], widest["w"], 5)
 top_dense = widest["eig"][::-1][:5]
 rel = np.abs(np.sort(top_lanczos)[::-1] - top_dense).max() / top_dense[0]
-print(f"Lanczos vs dense, top 5: max relative difference {rel:.1e} ({info['n_products']} Hessian-vector products)")
+print(
+    f"Lanczos vs dense, top 5: max relative difference {rel:.1e} ({info['n_products']} Hessian-vector products)"
+)
 # Lanczos stops when each eigenpair's residual is below ~1e-10 ‖H‖, so the values agree far better than 1e-7
 assert rel < 1e-7
 for k in ks[:-1]:
     counts = spectrum.outlier_counts(cluster_sweep[k])
     assert counts["gap"] == k and counts["ratio"] == k, (k, counts)
 tops = [separability[s][-1] for s in stds]
-assert all(a < b for a, b in zip(tops, tops[1:])), tops
+assert all(a < b for a, b in zip(tops[:-1], tops[1:], strict=True)), tops
 top5 = np.array([row["eig"][::-1][:5] for row in width_sweep.values()])
 assert (top5.max(axis=0) / top5.min(axis=0)).max() < 1.5
 near = [row["near_zero"] for row in width_sweep.values()]
-assert all(a < b for a, b in zip(near, near[1:])), near
+assert all(a < b for a, b in zip(near[:-1], near[1:], strict=True)), near
 print("all checks passed")

@@ -45,7 +45,7 @@ rng = np.random.default_rng(SEED)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 mp_checks = {}
-for ax, (M, N) in zip(axes, [(200, 800), (400, 200)]):
+for ax, (M, N) in zip(axes, [(200, 800), (400, 200)], strict=True):
     alpha = M / N
     Xg = rmt.gaussian_inputs(N, M, seed=SEED)
     S = Xg.T @ Xg / N
@@ -54,15 +54,22 @@ for ax, (M, N) in zip(axes, [(200, 800), (400, 200)]):
     n_zero = spectrum.count_zero(eig_S)
     ks = rmt.ks_distance_to_mp(eig_S, alpha)
     mp_checks[alpha] = {"ks": ks, "n_zero": n_zero, "M": M, "N": N, "max": eig_S[-1], "edge": hi}
-    ax.hist(eig_S[np.abs(eig_S) > spectrum.zero_tolerance(eig_S)], bins=50, density=True, alpha=0.5,
-            label="eigenvalues of S (nonzero)")
+    ax.hist(
+        eig_S[np.abs(eig_S) > spectrum.zero_tolerance(eig_S)],
+        bins=50,
+        density=True,
+        alpha=0.5,
+        label="eigenvalues of S (nonzero)",
+    )
     x = np.linspace(1e-3, hi * 1.05, 400)
     ax.plot(x, rmt.marchenko_pastur_density(x, alpha) * max(1.0, alpha), "k", label="MP density")
     ax.set_title(f"α = M/N = {alpha:g}: {n_zero} exact zeros; KS distance {ks:.3f}")
     ax.set_xlabel("eigenvalue")
     ax.legend()
-    print(f"α = {alpha}: edges [{lo:.3f}, {hi:.3f}], observed [{eig_S[n_zero]:.3f}, {eig_S[-1]:.3f}], "
-          f"zeros {n_zero} (theory M - N = {max(0, M - N)})")
+    print(
+        f"α = {alpha}: edges [{lo:.3f}, {hi:.3f}], observed [{eig_S[n_zero]:.3f}, {eig_S[-1]:.3f}], "
+        f"zeros {n_zero} (theory M - N = {max(0, M - N)})"
+    )
 plt.show()
 
 # %% [markdown]
@@ -94,8 +101,15 @@ N, d, C = 400, 99, 3
 Xs = rmt.gaussian_inputs(N, d, seed=SEED)
 softmax_reg = rmt.softmax_regression(Xs, n_classes=C, seed=SEED)  # an Objective with sizes (d, C)
 w_zero = np.zeros(softmax_reg.n_params)
-H_sr = hs.hessian_terms(softmax_reg.X, softmax_reg.y, w_zero, softmax_reg.layer_sizes, "linear",
-                        "cross_entropy", engine="reference")["H"]  # autograd's Hessian
+H_sr = hs.hessian_terms(
+    softmax_reg.X,
+    softmax_reg.y,
+    w_zero,
+    softmax_reg.layer_sizes,
+    "linear",
+    "cross_entropy",
+    engine="reference",
+)["H"]  # autograd's Hessian
 
 X_tilde = np.hstack([Xs, np.ones((N, 1))])
 S_tilde = X_tilde.T @ X_tilde / N
@@ -157,8 +171,14 @@ obs_mean, obs_std = observed.mean(axis=1), observed.std(axis=1)
 threshold = rmt.bbp_threshold(alpha_b)
 
 fig, ax = plt.subplots(figsize=(6, 3.8))
-ax.errorbar(spikes, obs_mean, yerr=obs_std, fmt="o", capsize=3,
-            label=f"largest eigenvalue of S = 4H (mean ± sd of {n_draws} draws)")
+ax.errorbar(
+    spikes,
+    obs_mean,
+    yerr=obs_std,
+    fmt="o",
+    capsize=3,
+    label=f"largest eigenvalue of S = 4H (mean ± sd of {n_draws} draws)",
+)
 fine = np.linspace(1.0, 6.0, 200)
 ax.plot(fine, [rmt.bbp_outlier(s, alpha_b) for s in fine], "k", label="BBP prediction")
 ax.axhline(rmt.marchenko_pastur_edges(alpha_b)[1], color="0.6", ls="--", label="bulk edge λ₊")
@@ -167,7 +187,7 @@ ax.set_xlabel("spike ℓ")
 ax.set_ylabel("eigenvalue")
 ax.legend(fontsize=8)
 plt.show()
-for ell, o, sd, p in zip(spikes, obs_mean, obs_std, predicted):
+for ell, o, sd, p in zip(spikes, obs_mean, obs_std, predicted, strict=True):
     print(f"ℓ = {ell:.1f}: observed {o:.3f} ± {sd:.3f}, predicted {p:.3f}")
 
 # %% [markdown]
@@ -192,8 +212,15 @@ y2 = np.arange(N) % 2
 X2 = rmt.gaussian_inputs(N, d, seed=SEED)
 X2[:, 0] += m * np.where(y2 == 0, 1.0, -1.0)
 two_class = rmt.softmax_regression(X2, y2, n_classes=2)
-H2 = hs.hessian_terms(two_class.X, two_class.y, np.zeros(two_class.n_params), two_class.layer_sizes,
-                      "linear", "cross_entropy", engine="reference")["H"]
+H2 = hs.hessian_terms(
+    two_class.X,
+    two_class.y,
+    np.zeros(two_class.n_params),
+    two_class.layer_sizes,
+    "linear",
+    "cross_entropy",
+    engine="reference",
+)["H"]
 eig2 = spectrum.eigenvalues(H2)
 law2 = rmt.softmax_regression_mp(N, d, 2)
 edge2 = rmt.marchenko_pastur_edges(law2["alpha"], law2["sigma2"])[1]
@@ -201,7 +228,7 @@ bbp2 = rmt.bbp_outlier(1 + m**2, law2["alpha"], law2["sigma2"])
 print(f"top 3 eigenvalues {np.round(eig2[::-1][:3], 3)}; bulk edge {edge2:.3f}; BBP prediction {bbp2:.3f}")
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.hist(eig2[law2["n_structural_zeros"]:], bins=60, log=True, alpha=0.6)
+ax.hist(eig2[law2["n_structural_zeros"] :], bins=60, log=True, alpha=0.6)
 ax.axvline(bbp2, color="C3", ls=":", label="BBP prediction")
 ax.axvline(edge2, color="0.5", ls="--", label="MP edge")
 ax.set_xlabel("eigenvalue")

@@ -51,7 +51,7 @@ w0 = hs.init_params(sizes, "normal", seed=SEED)
 print(f"N = {objective.n_samples}, P = {objective.n_params}, C = {objective.n_classes}")
 
 fig, axes = plt.subplots(1, 8, figsize=(10, 1.5))
-for ax, x, label in zip(axes, digits.X, digits.y):
+for ax, x, label in zip(axes, digits.X[:8], digits.y[:8], strict=True):
     ax.imshow(x.reshape(8, 8), cmap="gray_r")
     ax.set_title(str(label))
     ax.axis("off")
@@ -83,8 +83,10 @@ ax.set_ylabel("training loss (full batch)")
 ax.legend()
 plt.show()
 for name, w in (("SB", w_sb), ("LB", w_lb)):
-    print(f"{name}: train loss {objective.loss_value(w):.4f}, train accuracy {objective.accuracy(w):.3f}, "
-          f"test accuracy {test.accuracy(w):.3f}")
+    print(
+        f"{name}: train loss {objective.loss_value(w):.4f}, train accuracy {objective.accuracy(w):.3f}, "
+        f"test accuracy {test.accuracy(w):.3f}"
+    )
 
 # %% [markdown]
 # ## The two spectra
@@ -106,8 +108,10 @@ axes[1].legend()
 plt.show()
 for name, eig in (("SB", eig_sb), ("LB", eig_lb)):
     neg = spectrum.negative_stats(eig)
-    print(f"{name}: top 3 {np.round(eig[::-1][:3], 3)}, outlier counts {spectrum.outlier_counts(eig)}, "
-          f"most negative {neg['most_negative']:.1e}")
+    print(
+        f"{name}: top 3 {np.round(eig[::-1][:3], 3)}, outlier counts {spectrum.outlier_counts(eig)}, "
+        f"most negative {neg['most_negative']:.1e}"
+    )
 
 # %% [markdown]
 # LB's outliers are larger — its minimum is "sharper". The counts depend on the rule: one eigenvalue
@@ -134,7 +138,9 @@ b = barrier(alphas, line["train_loss"])
 print(f"barrier height {b['height']:.2e} (endpoint loss {b['endpoint_max']:.2e}) -> no barrier: {b['none']}")
 
 alphas_top = [-0.5, 0.0, 0.5, 1.0, 1.5]
-top_on_line = [matrix_free.top_eigenvalues(objective, theta, 1)[0][0] for _, theta in line_points(w_sb, w_lb, alphas_top)]
+top_on_line = [
+    matrix_free.top_eigenvalues(objective, theta, 1)[0][0] for _, theta in line_points(w_sb, w_lb, alphas_top)
+]
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
 axes[0].semilogy(alphas, line["train_loss"], "o-", ms=3, label="train")
@@ -168,8 +174,17 @@ plt.show()
 # settles again. Where does it settle?
 
 # %%
-phase2 = hs.train(objective, w_lb, optimizer="sgd", lr=LR, steps=STEPS, batch_size=10, seed=SEED + 1,
-                  record_every=5, progress=False)
+phase2 = hs.train(
+    objective,
+    w_lb,
+    optimizer="sgd",
+    lr=LR,
+    steps=STEPS,
+    batch_size=10,
+    seed=SEED + 1,
+    record_every=5,
+    progress=False,
+)
 w_2 = phase2.params
 loss_phase1_end = lb.history["loss"][-1]
 jump = phase2.history["loss"][: len(phase2.history["loss"]) // 10].max()  # the first tenth of phase 2
@@ -186,11 +201,15 @@ plt.show()
 eig_2 = spectrum.eigenvalues(hs.hessian_terms(digits.X, digits.y, w_2, sizes, "relu", engine=ENGINE)["H"])
 line_2 = loss_on_line(objective, w_lb, w_2, alphas, test)
 b_2 = barrier(alphas, line_2["train_loss"])
-print(f"loss at the end of phase 1 {loss_phase1_end:.4f}, highest in the first tenth of phase 2 {jump:.4f}, "
-      f"at the end of phase 2 {phase2.history['loss'][-1]:.4f}")
+print(
+    f"loss at the end of phase 1 {loss_phase1_end:.4f}, highest in the first tenth of phase 2 {jump:.4f}, "
+    f"at the end of phase 2 {phase2.history['loss'][-1]:.4f}"
+)
 print(f"test accuracy: end of phase 1 {test.accuracy(w_lb):.3f}, end of phase 2 {test.accuracy(w_2):.3f}")
 print(f"largest eigenvalue: end of phase 1 {eig_lb[-1]:.3f}, end of phase 2 {eig_2[-1]:.3f}")
-print(f"line from the end of phase 1 to the end of phase 2: barrier height {b_2['height']:.2e} -> none: {b_2['none']}")
+print(
+    f"line from the end of phase 1 to the end of phase 2: barrier height {b_2['height']:.2e} -> none: {b_2['none']}"
+)
 
 # %% [markdown]
 # The switch to the small batch makes the loss rise at once (the noise of the 10-sample gradients),
@@ -205,16 +224,24 @@ print(f"line from the end of phase 1 to the end of phase 2: barrier height {b_2[
 # steps).
 
 # %%
-sb_fast = hs.train(objective, w0, optimizer="sgd", lr=0.5, steps=1000, batch_size=10, seed=SEED, progress=False)
-lb_fast = hs.train(objective, w0, optimizer="sgd", lr=0.5, steps=1000, batch_size=300, seed=SEED, progress=False)
+sb_fast = hs.train(
+    objective, w0, optimizer="sgd", lr=0.5, steps=1000, batch_size=10, seed=SEED, progress=False
+)
+lb_fast = hs.train(
+    objective, w0, optimizer="sgd", lr=0.5, steps=1000, batch_size=300, seed=SEED, progress=False
+)
 line_fast = loss_on_line(objective, sb_fast.params, lb_fast.params, alphas)
 b_fast = barrier(alphas, line_fast["train_loss"])
-top_fast = {name: matrix_free.top_eigenvalues(objective, run.params, 1)[0][0]
-            for name, run in (("SB", sb_fast), ("LB", lb_fast))}
+top_fast = {
+    name: matrix_free.top_eigenvalues(objective, run.params, 1)[0][0]
+    for name, run in (("SB", sb_fast), ("LB", lb_fast))
+}
 initial_loss = objective.loss_value(w0)
 print(f"largest eigenvalue: SB {top_fast['SB']:.3f}, LB {top_fast['LB']:.3f}")
-print(f"barrier height {b_fast['height']:.4f}: {b_fast['height'] / b_fast['endpoint_max']:.1f} times the endpoint "
-      f"loss, {b_fast['height'] / initial_loss:.1%} of the initial loss {initial_loss:.2f}")
+print(
+    f"barrier height {b_fast['height']:.4f}: {b_fast['height'] / b_fast['endpoint_max']:.1f} times the endpoint "
+    f"loss, {b_fast['height'] / initial_loss:.1%} of the initial loss {initial_loss:.2f}"
+)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.semilogy(alphas, line["train_loss"], "o-", ms=3, label="η = 0.3")

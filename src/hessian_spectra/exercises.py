@@ -134,7 +134,9 @@ def compare_arrays(actual, expected, rtol: float, atol: float, name: str = "your
         if abs(scale + 1.0) < 1e-9:
             lines.append("Your output is exactly minus the expected one: a sign error?")
         else:
-            lines.append(f"Your output is the expected one times {scale:.6g} everywhere: a missing or extra factor?")
+            lines.append(
+                f"Your output is the expected one times {scale:.6g} everywhere: a missing or extra factor?"
+            )
     elif a.ndim == 2 and a.shape[0] == a.shape[1] and np.all(np.abs(a.T - e) <= bound):
         lines.append("Your output is the transpose of the expected one.")
     order = np.argsort((err / np.maximum(bound, 1e-300)).ravel())[::-1][:3]
@@ -292,7 +294,9 @@ def _run(
 # --------------------------------------------------------------------------------------------
 
 
-def _spectrum(rng, n_outliers: int, n_bulk: int, dominant: bool = False, negatives: bool = True) -> np.ndarray:
+def _spectrum(
+    rng, n_outliers: int, n_bulk: int, dominant: bool = False, negatives: bool = True
+) -> np.ndarray:
     """A synthetic spectrum: a bulk near zero and a few separated outliers, in random order."""
     bulk = rng.normal(0.0, 1e-3, size=n_bulk)
     if not negatives:
@@ -306,7 +310,13 @@ def _spectrum(rng, n_outliers: int, n_bulk: int, dominant: bool = False, negativ
 
 def _spectrum_cases(rng, minimum: int = 2) -> list[_Case]:
     cases = []
-    for n_out, n_bulk, dominant in [(3, 40, False), (1, 20, False), (7, 120, False), (4, 60, True), (5, 140, False)]:
+    for n_out, n_bulk, dominant in [
+        (3, 40, False),
+        (1, 20, False),
+        (7, 120, False),
+        (4, 60, True),
+        (5, 140, False),
+    ]:
         w = _spectrum(rng, n_out, max(n_bulk, minimum), dominant)
         cases.append(_Case((w,), f"{w.size} eigenvalues in random order, {n_out} outliers"))
     w = np.sort(_spectrum(rng, 2, 30))
@@ -507,7 +517,9 @@ def _class_means_cases(rng, n: int = 4) -> list[_Case]:
         obj, w = _random_objective(rng, hidden=k != 0)
         weighting = ("samples", "classes")[k % 2]
         means = papyan.class_means(obj, w, weighting=weighting)
-        cases.append(_Case((means,), f"class means of a random problem ({_describe(obj)}), weighting={weighting!r}"))
+        cases.append(
+            _Case((means,), f"class means of a random problem ({_describe(obj)}), weighting={weighting!r}")
+        )
     return cases
 
 
@@ -531,7 +543,9 @@ def check_gram_eigenvalues(student_fn, seed: int = 0, verbose: bool = True) -> b
     cases = []
     for m, P in [(2, 5), (5, 30), (4, 4), (6, 3)]:
         V = rng.standard_normal((m, P))
-        cases.append(_Case((V,), f"{m} vectors in R^{P}" + (" (more vectors than dimensions)" if m > P else "")))
+        cases.append(
+            _Case((V,), f"{m} vectors in R^{P}" + (" (more vectors than dimensions)" if m > P else ""))
+        )
     V = rng.standard_normal((5, 12))
     V[3] = V[0] + V[1]  # linearly dependent rows
     cases.append(_Case((V,), "5 vectors in R^12, one the sum of two others (a zero eigenvalue)"))
@@ -586,7 +600,12 @@ def check_knock_out_class_means(student_fn, seed: int = 0, verbose: bool = True)
 
 def _zero_cases(rng) -> list[_Case]:
     cases = []
-    for P, n_zero, n_out, negative_top in [(50, 20, 3, False), (120, 60, 5, False), (40, 10, 2, True), (80, 0, 4, False)]:
+    for P, n_zero, n_out, negative_top in [
+        (50, 20, 3, False),
+        (120, 60, 5, False),
+        (40, 10, 2, True),
+        (80, 0, 4, False),
+    ]:
         w = _spectrum(rng, n_out, P - n_zero - n_out)
         if negative_top:
             w[np.argmax(np.abs(w))] *= -1  # the largest |λ| is negative
@@ -594,8 +613,13 @@ def _zero_cases(rng) -> list[_Case]:
         tau = spectrum.zero_tolerance(np.concatenate([w, np.zeros(n_zero)]))
         zeros = rng.uniform(-0.5, 0.5, size=n_zero) * tau  # round-off "zeros" of both signs
         full = rng.permutation(np.concatenate([w, zeros]))
-        cases.append(_Case((full,), f"{full.size} eigenvalues, {n_zero} of them at round-off level"
-                           + (", the largest in magnitude negative" if negative_top else "")))
+        cases.append(
+            _Case(
+                (full,),
+                f"{full.size} eigenvalues, {n_zero} of them at round-off level"
+                + (", the largest in magnitude negative" if negative_top else ""),
+            )
+        )
     return cases
 
 
@@ -650,7 +674,13 @@ def check_bulk_edge(student_fn, seed: int = 0, verbose: bool = True) -> bool:
 
 
 def _mp_params(rng) -> list[tuple[float, float]]:
-    return [(0.25, 1.0), (1.0, 1.0), (2.0, 0.5), (0.1, 3.0), (float(rng.uniform(0.05, 4.0)), float(rng.uniform(0.2, 2)))]
+    return [
+        (0.25, 1.0),
+        (1.0, 1.0),
+        (2.0, 0.5),
+        (0.1, 3.0),
+        (float(rng.uniform(0.05, 4.0)), float(rng.uniform(0.2, 2))),
+    ]
 
 
 def check_marchenko_pastur_edges(student_fn, seed: int = 0, verbose: bool = True) -> bool:
@@ -673,7 +703,9 @@ def check_marchenko_pastur_density(student_fn, seed: int = 0, verbose: bool = Tr
     cases = []
     for a, s2 in _mp_params(rng):
         hi = s2 * (1 + np.sqrt(a)) ** 2
-        x = np.concatenate([[-1.0, 0.0], np.linspace(0.0, 1.2 * hi, 37)[1:], rng.uniform(0, 1.3 * hi, size=5)])
+        x = np.concatenate(
+            [[-1.0, 0.0], np.linspace(0.0, 1.2 * hi, 37)[1:], rng.uniform(0, 1.3 * hi, size=5)]
+        )
         cases.append(_Case((x, a, s2), f"{x.size} points x, alpha = {a:.4g}, sigma2 = {s2:.4g}"))
     return _run(
         "ex05_2",
@@ -690,7 +722,13 @@ def check_bbp_outlier(student_fn, seed: int = 0, verbose: bool = True) -> bool:
     """ex05_3 · the BBP limit of the top eigenvalue for a spike ℓ: ℓ(1 + α/(ℓ−1)) above 1 + √α, else λ₊."""
     rng = np.random.default_rng(seed)
     cases = []
-    for spike, a, s2 in [(3.0, 0.25, 1.0), (1.2, 0.25, 1.0), (1.5, 0.25, 1.0), (10.0, 2.0, 0.5), (2.0, 2.0, 1.0)]:
+    for spike, a, s2 in [
+        (3.0, 0.25, 1.0),
+        (1.2, 0.25, 1.0),
+        (1.5, 0.25, 1.0),
+        (10.0, 2.0, 0.5),
+        (2.0, 2.0, 1.0),
+    ]:
         cases.append(_Case((spike, a, s2), f"spike {spike:g}, alpha {a:g}, sigma2 {s2:g}"))
     spike, a = float(rng.uniform(1.0, 8.0)), float(rng.uniform(0.05, 3.0))
     cases.append(_Case((spike, a, 1.0), f"spike {spike:.4g}, alpha {a:.4g}, sigma2 1"))
@@ -895,7 +933,9 @@ def check_smoothed_density(student_fn, seed: int = 0, verbose: bool = True) -> b
         nodes = np.sort(rng.normal(0.0, 1.0, size=(n_v, m)), axis=1)
         weights = rng.dirichlet(np.ones(m), size=n_v)
         grid = np.linspace(nodes.min() - 1, nodes.max() + 1, 101)
-        cases.append(_Case((nodes, weights, grid, s2), f"{n_v} probe(s) × {m} nodes, σ² = {s2:g}, 101 grid points"))
+        cases.append(
+            _Case((nodes, weights, grid, s2), f"{n_v} probe(s) × {m} nodes, σ² = {s2:g}, 101 grid points")
+        )
     return _run(
         "ex07_4",
         student_fn,
