@@ -164,8 +164,8 @@ plt.show()
 
 # %% [markdown]
 # The cliff sits exactly at $N(C-1) = 48$: 48 honest eigenvalues, then $P - 48 = 63$ round-off
-# zeros, more than twelve orders of magnitude lower. With more parameters and the same data, the
-# number of zeros grows as $P - N(C-1)$ — the first reason why the bulk grows with width.
+# zeros, about ten orders of magnitude lower. With more parameters and the same data, the
+# number of zeros grows: at least $P - N(C-1)$ — the first reason why the bulk grows with width.
 
 # %% [markdown]
 # ## How small is $R$ at the end of training? It depends on the loss
@@ -231,7 +231,7 @@ print("top 5 of G:", np.round(eig_G_end[::-1][:5], 5))
 # 40% of $\lVert G\rVert_F$. What changes is its *shape*. $R$ spreads its weight over many directions
 # of both signs, none of them large: its largest eigenvalue is about a quarter of $G$'s, and the
 # most negative eigenvalue of $H$ falls from 80% of the largest one at the start to 5% at the end.
-# So the top eigenvalues of $H$ — the outliers — are $G$'s, within about 10%, while $R$ shapes the
+# So the top eigenvalues of $H$ — the outliers — are $G$'s, within about 12%, while $R$ shapes the
 # bulk around zero (right panel: $R$ has eigenvalues of both signs, $G$ none below zero).
 
 # %% [markdown]

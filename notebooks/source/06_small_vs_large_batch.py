@@ -161,7 +161,7 @@ plt.show()
 
 # %% [markdown]
 # Between the two endpoints the training loss stays at the level of the endpoints: the bump in the
-# middle is a fraction of the endpoint loss, and a thousandth of the loss at the start of training.
+# middle is a fraction of the endpoint loss, and about a two-thousandth of the loss at the start of training.
 # The loss rises steeply only when we extrapolate beyond the endpoints. The largest eigenvalue
 # changes smoothly along the line, from SB's value to LB's. So "sharp" and "flat" are here two places
 # in one wide basin, not two different valleys.
