@@ -177,7 +177,7 @@ def test_lanczos_vectors_orthonormal_and_tridiagonalize(tanh_ce):
 
 
 def test_gauss_quadrature_exact_up_to_degree_2m_minus_1(tanh_ce):
-    """Σ_j w_j θ_j^k = v̂ᵀHᵏv̂ for k ≤ 2m − 1 at round-off (G19, Sec. 3), and not at k = 2m."""
+    """Σ_j w_j θ_j^k = v̂ᵀHᵏv̂ for k ≤ 2m − 1 at round-off (Golub & Welsch, 1969; G19), and not at k = 2m."""
     objective, params, dense = tanh_ce
     m = 6
     v = np.random.default_rng(6).normal(size=objective.n_params)

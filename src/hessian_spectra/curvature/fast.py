@@ -182,8 +182,8 @@ def _block_plan(terms, residual: str, off_diagonal: bool):
     - ``kernels``: the per-sample coefficient matrices to multiply, among ``"G"``
       (:math:`B_l^\\top A B_m`), ``"R"`` (:math:`T_{ml}^\\top S_m`) and ``"H"`` (their sum; used only
       when H alone is requested, so that it costs one product);
-    - ``combos[t]``: the kernels whose products add up to term ``t`` (H = G + R is formed while the
-      products are still in cache);
+    - ``combos[t]``: the kernels whose products add up to term ``t`` (H = G + R, when H is requested
+      with only one of G and R, is formed while the products are still in cache);
     - ``diag_targets``: terms that receive the diagonal-:math:`S_m` product;
     - ``cross_targets``: terms that receive the cross term (R and H, off-diagonal blocks only).
     """
@@ -267,7 +267,8 @@ def _main_products(ch: _Chunk, l, m, plan, views, accumulate, scale, workspace_b
 
     One GEMM ``(ĥ_l ⊙ ĥ_m)ᵀ K`` (Khatri-Rao rows on the left, sample index inner) per strip of
     pairs ``(a, b)``; on a diagonal block only the pairs ``a ≤ b`` (the rest follows by symmetry).
-    A strip's product is scattered into place while it is still in cache; H = G + R is formed there.
+    A strip's product is scattered into place while it is still in cache (H = G + R is formed there
+    when H is assembled with only one of G and R).
     """
     kernels, combos, diag_targets, _ = plan
     if not kernels and not diag_targets:
@@ -400,8 +401,9 @@ def hessian_gn_residual(
     with :math:`K = B_l^\top A B_m` for G, :math:`T_{ml}^\top S_m` for R and their sum for H
     (notation in the module docstring; derivation in ``docs/theory-fast.md``). Each sum is one
     GEMM whose inner dimension is the sample index; a directly computed term costs about
-    :math:`N P^2` flops. H is always formed from the same products (``G + R`` blockwise, or one
-    product with the summed kernel when H alone is requested).
+    :math:`N P^2` flops. H is never a third product: with G and R it is their sum, with one of them
+    it is formed blockwise from the same products, and alone it is one product with the summed
+    kernel.
 
     Parameters
     ----------
@@ -454,6 +456,10 @@ def hessian_gn_residual(
     offsets = [sl[0].start for sl in mlp.param_slices(sizes)] + [P]
     blocks = [(l, m) for l in range(L) for m in range(l, L)]
     out = {t: np.zeros((P, P)) for t in terms}
+    # With G and R both requested, H = G + R is one streaming addition at the end (cheaper than
+    # scattering a third matrix); otherwise every requested term is assembled block by block.
+    derived_H = "H" in terms and "G" in terms and "R" in terms
+    assembled = tuple(t for t in terms if not (derived_H and t == "H"))
     scale = 1.0 / N
     n_chunks = -(-N // chunk_size)
     with tqdm(total=n_chunks * len(blocks), desc="Hessian blocks", unit="block", disable=not progress) as bar:
@@ -472,16 +478,18 @@ def hessian_gn_residual(
                     residual = "diag"
                 else:
                     residual = "full"
-                plan = _block_plan(terms, residual, off_diagonal=l < m)
+                plan = _block_plan(assembled, residual, off_diagonal=l < m)
                 shape4 = (sizes[l] + 1, sizes[l + 1], sizes[m] + 1, sizes[m + 1])
                 rows, cols = slice(offsets[l], offsets[l + 1]), slice(offsets[m], offsets[m + 1])
-                views = {t: _block_view(out[t], rows, cols, shape4) for t in terms}
+                views = {t: _block_view(out[t], rows, cols, shape4) for t in assembled}
                 _main_products(ch, l, m, plan, views, c0 > 0, scale, workspace_bytes)
                 if plan[3]:
                     _cross_products(ch, l, m, [views[t] for t in plan[3]], scale, workspace_bytes)
                 bar.update()
-    for t in terms:
+    for t in assembled:
         _symmetrize_from_upper(out[t])
+    if derived_H:  # G and R are exactly symmetric, so is their sum
+        np.add(out["G"], out["R"], out=out["H"])
     return out
 
 

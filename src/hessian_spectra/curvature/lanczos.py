@@ -5,11 +5,11 @@ through products :math:`v \mapsto A v`, so the same code runs on the matrix-free
 operators of :mod:`hessian_spectra.curvature.matrix_free` and, in the tests, on dense matrices.
 
 - :func:`lanczos`: m steps of the Lanczos process with full reorthogonalization, giving
-  :math:`Q A Q^\top = T` tridiagonal (Golub & Van Loan, 2013, Alg. 10.1.1 with complete
+  :math:`Q A Q^\top = T` tridiagonal (Golub & Van Loan, 2013, Ch. 10, with complete
   reorthogonalization).
 - :func:`gauss_quadrature`, :func:`slq`, :func:`density_from_nodes`: stochastic Lanczos
   quadrature (SLQ) of the spectral density :math:`\phi(t) = \frac1P\sum_j \delta(t-\lambda_j)`,
-  smoothed by a Gaussian (Ghorbani, Krishnan & Xiao, 2019, Sec. 2-3).
+  smoothed by a Gaussian (Ghorbani, Krishnan & Xiao, 2019).
 - :func:`extreme_eigenpairs`: the k largest or smallest eigenpairs by ARPACK's implicitly
   restarted Lanczos (``scipy.sparse.linalg.eigsh``), with a stopping rule relative to
   :math:`\lVert A\rVert`.
@@ -168,12 +168,12 @@ def gauss_quadrature(alpha, beta):
     r"""Nodes and weights of the Gauss quadrature defined by a Lanczos tridiagonal matrix.
 
     With :math:`T = U\operatorname{diag}(\theta)U^\top`, the nodes are the Ritz values
-    :math:`\theta_j` and the weights :math:`w_j = U_{1j}^2` (Golub & Meurant, 2010, Thm 6.2); for
+    :math:`\theta_j` and the weights :math:`w_j = U_{1j}^2` (Golub & Welsch, 1969); for
     a unit start vector :math:`v`,
 
     .. math:: v^\top g(A)\, v \approx \sum_j w_j\, g(\theta_j),
 
-    exact for polynomials :math:`g` of degree ≤ 2m − 1 (Ghorbani et al., 2019, Sec. 3).
+    exact for polynomials :math:`g` of degree ≤ 2m − 1 (Golub & Welsch, 1969; used so by Ghorbani et al., 2019).
     Returns ``(nodes, weights)``, nodes ascending, weights summing to 1.
     """
     alpha = as_float_array("alpha", alpha, ndim=1)
@@ -194,7 +194,7 @@ def gauss_quadrature(alpha, beta):
 
 
 def slq(op, n_vectors: int = 10, n_steps: int = 90, rng=None):
-    r"""Stochastic Lanczos quadrature nodes and weights (Ghorbani et al., 2019, Alg. 1).
+    r"""Stochastic Lanczos quadrature nodes and weights (Ghorbani et al., 2019).
 
     For ``n_vectors`` independent probes :math:`v_l = z_l/\sqrt P` with Rademacher entries
     :math:`z_{li} = \pm 1` (so :math:`\mathbb E\, v v^\top = I/P`), run ``n_steps`` Lanczos steps
@@ -206,7 +206,7 @@ def slq(op, n_vectors: int = 10, n_steps: int = 90, rng=None):
               = \int g\, d\phi ,
 
     and the estimate of :math:`\phi` is the average over probes of :math:`\sum_j w_{lj}\delta(t-\theta_{lj})`.
-    The defaults (10 probes, 90 steps) follow G19's "80-90 steps are enough".
+    The defaults (10 probes, 90 steps) follow G19, who found 80–90 steps enough.
 
     Returns ``(nodes, weights)``, both of shape ``(n_vectors, m)``; a probe whose Lanczos process
     stopped early (invariant subspace) is padded with zero weights at its last node.
@@ -247,7 +247,7 @@ def density_from_nodes(nodes, weights, grid=None, sigma2=None, n_points: int = D
     .. math:: \hat\phi_\sigma(t) = \frac1{n_v}\sum_{l=1}^{n_v}\sum_j w_{lj}\,
               \frac{1}{\sqrt{2\pi\sigma^2}} e^{-(t-\theta_{lj})^2/(2\sigma^2)}
 
-    (Ghorbani et al., 2019, Eq. 5). With weights summing to 1 per probe it integrates to 1 over
+    (Ghorbani et al., 2019). With weights summing to 1 per probe it integrates to 1 over
     the real line; nothing is renormalized on the grid. Exact eigenvalues ``λ`` give the exact
     smoothed density with ``nodes = λ[None]`` and ``weights = 1/P``.
 
