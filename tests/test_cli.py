@@ -163,3 +163,20 @@ def test_corrupt_input_file(tmp_path, capsys):
     np.savez(tmp_path / "partial.npz", X=np.zeros((2, 2)))
     assert cli.main(["hessian", str(tmp_path / "partial.npz"), "--out", str(tmp_path / "o.npz")]) == 2
     assert "missing key(s) y" in capsys.readouterr().err
+
+
+def test_matrix_free_tolerance_options(tmp_path):
+    """`--top-k K --tol T --maxiter M` forwards the Lanczos settings: with a tight tolerance the K
+    largest eigenvalues equal the dense ones (relative 1e-8)."""
+    run = _train(tmp_path)
+    dense, mf = tmp_path / "d.npz", tmp_path / "m.npz"
+    assert cli.main(["hessian", str(run), "--out", str(dense), "--engine", "reference"]) == 0
+    assert (
+        cli.main(
+            ["hessian", str(run), "--out", str(mf), "--top-k", "3", "--tol", "1e-10", "--maxiter", "500"]
+        )
+        == 0
+    )
+    with np.load(dense) as d, np.load(mf) as m:
+        top = np.sort(d["eigvals_H"])[::-1][:3]
+        np.testing.assert_allclose(m["top_eigvals_H"], top, rtol=1e-8)

@@ -255,6 +255,15 @@ def _add_hessian(sub) -> None:
         action="store_true",
         help="matrix-free: spectral density by stochastic Lanczos quadrature",
     )
+    p.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="matrix-free: Lanczos tolerance, relative to ||H|| (default: the library's, 1e-5)",
+    )
+    p.add_argument(
+        "--maxiter", type=int, default=None, help="matrix-free: maximal number of Lanczos restarts"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the matrix-free random vectors")
     p.set_defaults(func=cmd_hessian)
 
@@ -325,9 +334,13 @@ def _plot_spectra(path, out, terms, counts: dict, run_name) -> None:
     from . import plots
 
     if terms == ("H",):
-        counts_text = f"outliers by gap / ratio / elbow: {counts['gap']} / {counts['ratio']} / {counts['elbow']}"
+        counts_text = (
+            f"outliers by gap / ratio / elbow: {counts['gap']} / {counts['ratio']} / {counts['elbow']}"
+        )
         fig = plots.spectrum_figure(
-            out["eigvals_H"], title=f"Hessian spectrum of {run_name}\n({counts_text})", outliers=counts["ratio"]
+            out["eigvals_H"],
+            title=f"Hessian spectrum of {run_name}\n({counts_text})",
+            outliers=counts["ratio"],
         )
     else:
         fig = plots.decomposition_figure(
@@ -348,8 +361,15 @@ def _hessian_matrix_free(args, objective, params, contract) -> int:
     if args.top_k is not None:
         if args.top_k < 1:
             raise UserError(f"--top-k must be a positive integer; got {args.top_k}")
-        top, info_top = matrix_free.top_eigenvalues(objective, params, args.top_k, which="largest")
-        bottom, info_bottom = matrix_free.top_eigenvalues(objective, params, args.top_k, which="smallest")
+        opts = {"seed": args.seed}
+        if args.tol is not None:
+            opts["tol"] = args.tol
+        if args.maxiter is not None:
+            opts["maxiter"] = args.maxiter
+        top, info_top = matrix_free.top_eigenvalues(objective, params, args.top_k, which="largest", **opts)
+        bottom, info_bottom = matrix_free.top_eigenvalues(
+            objective, params, args.top_k, which="smallest", **opts
+        )
         out["top_eigvals_H"], out["bottom_eigvals_H"] = top, bottom
         out["n_products"] = np.int64(info_top["n_products"] + info_bottom["n_products"])
         print(
