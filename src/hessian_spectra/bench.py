@@ -67,13 +67,16 @@ class Workload:
 
     @property
     def layer_sizes(self) -> tuple:
+        """Widths ``(d, *hidden, C)``."""
         return (self.dim, *self.hidden, self.n_classes)
 
     @property
     def n_params(self) -> int:
+        """Number of parameters P."""
         return mlp.n_params(self.layer_sizes)
 
     def describe(self) -> str:
+        """One line naming the network, loss, N and P."""
         sizes = "-".join(map(str, self.layer_sizes))
         return (
             f"workload {self.name}: {sizes} {self.activation}, {self.loss}, N = {self.n_samples:,}, "
@@ -551,7 +554,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         default="all",
         choices=["A", "B", "all", "tiny"],
         help="A: 50-40-40-10 tanh, N=1000 (P=4,090); B: S18 Fig-1 100-30-30-50 relu, N=1000 (P=5,510); "
-        "tiny: a seconds-long smoke run",
+        "tiny: a seconds-long smoke run (default: all = A and B)",
     )
     p.add_argument(
         "--repeats", type=_positive, default=None, help="repeats of the fast routes (default 5; quick 3)"
@@ -564,7 +567,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--quick", action="store_true", help="shrunk workloads (P ≈ 1,650), about a minute")
     p.add_argument("--no-peers", action="store_true", help="skip jax.hessian and torch.func.hessian")
-    p.add_argument("--no-reference", action="store_true", help="skip autograd.hessian (minutes at P = 5,510)")
+    p.add_argument(
+        "--no-reference", action="store_true", help="skip autograd.hessian (the slowest in-package route)"
+    )
     p.add_argument("--no-eigh", action="store_true", help="skip the eigh driver timings")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
     p.add_argument(
@@ -574,10 +579,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
         help="threads for every route (BLAS, torch, XLA); default: each library's own (all cores). "
         "On a machine shared with other jobs, 1 avoids BLAS threads waiting on each other",
     )
-    p.add_argument("--json", default=None, help="also write all numbers to this JSON file")
+    p.add_argument("--json", default=None, help="also write all numbers (every repeat) to this JSON file")
 
 
 def cmd_bench(args) -> int:
+    """Run ``hessian-spectra bench`` with parsed arguments; print the tables (and write JSON)."""
     names = ("A", "B") if args.workload == "all" else (args.workload,)
     result = run_benchmark(
         names,
@@ -605,7 +611,6 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
         help="time the exact Hessian: closed-form engine vs autograd, jax, torch; eigh drivers",
         description=__doc__.split("\n\n")[0]
         + " Same data, one process, medians over repeats, ratios to the engine's H+G+R time.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _configure(p)
     p.set_defaults(func=cmd_bench)

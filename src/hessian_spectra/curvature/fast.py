@@ -43,11 +43,11 @@ the cross term is a second GEMM (``(ĥ_l ⊙ g_m)ᵀ @ E``), which collapses to 
 Sagun et al. (2018, Eq. 2) is the split :math:`H = G + R`; :math:`R` here is their
 :math:`\frac1N\sum_{i,c} r_{ic}\nabla^2 f_{ic}` written out layer by layer.
 
-**Cost.** Every entry of the upper block triangle costs :math:`2N` flops per directly computed
-term, so a term costs about :math:`N P^2` flops (the diagonal blocks are computed in row strips
-that skip most of their lower half). Only the upper block triangle is computed; the lower one is
-copied from it, so every returned matrix is exactly symmetric. When ``G`` and ``R`` are both
-requested, ``H`` is their sum (no third product).
+**Cost.** Every computed entry costs :math:`2N` flops per directly computed term, so a term
+costs about :math:`N P^2` flops. Only the blocks :math:`l \le m` are computed, and in a diagonal
+block only the pairs :math:`a \le b`; the lower triangle is copied from the upper one, so every
+returned matrix is exactly symmetric. When ``G`` and ``R`` are both requested, ``H`` is their sum
+(no third product). Measured against autograd, JAX and PyTorch in ``docs/performance.md``.
 
 **Memory.** The outputs (``8 P²`` bytes each) plus a workspace bounded by ``workspace_bytes``
 (default 256 MiB): the per-sample quantities of one chunk of samples and one strip of one
@@ -224,22 +224,13 @@ def _kernel_stack(ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
     return K.reshape(c, -1)
 
 
-def _combine(dest, srcs, accumulate: bool, fancy_index=None) -> None:
-    """``dest (+)= Σ srcs``; with ``fancy_index`` the destination is ``dest[fancy_index]``."""
-    if fancy_index is not None:
-        total = srcs[0] if len(srcs) == 1 else srcs[0] + srcs[1]
-        if accumulate:
-            dest[fancy_index] += total
-        else:
-            dest[fancy_index] = total
-        return
+def _combine(dest, srcs, accumulate: bool, where) -> None:
+    """``dest[where] (+)= Σ srcs`` (one or two sources; ``where`` is a fancy index)."""
+    total = srcs[0] if len(srcs) == 1 else srcs[0] + srcs[1]
     if accumulate:
-        for s in srcs:
-            dest += s
-    elif len(srcs) == 1:
-        dest[...] = srcs[0]
+        dest[where] += total
     else:
-        np.add(srcs[0], srcs[1], out=dest)
+        dest[where] = total
 
 
 def _pair_strips(na: int, nb: int, upper: bool, rows: int):

@@ -139,6 +139,19 @@ class Experiment:
     plot: Callable
     judge: Callable
 
+    def run(
+        self,
+        out_dir: str = "results",
+        quick: bool = True,
+        seed: int = 0,
+        progress: bool = True,
+        overrides: dict | None = None,
+        mnist: str | None = None,
+    ) -> dict:
+        """Run this experiment into ``<out_dir>/<id>/`` and return its summary record
+        (:func:`run_experiment`)."""
+        return run_experiment(self, out_dir, quick, seed, progress, overrides, mnist)
+
     def config(self, quick: bool, overrides: dict | None = None) -> dict:
         """The configuration of a run: ``configs['quick' or 'full']`` updated by ``overrides``.
 
@@ -313,7 +326,8 @@ def top_eigenvalue(objective, params, engine: str | None = None) -> float:
         from ..curvature import matrix_free
     except ImportError:
         return float(dense_spectra(objective, params, ("H",), engine)["H"][-1])
-    top, _ = matrix_free.top_eigenvalues(objective, params, 1, which="largest")
+    with single_thread_blas():  # Hessian-vector products are small matrix products (see single_thread_blas)
+        top, _ = matrix_free.top_eigenvalues(objective, params, 1, which="largest")
     return float(np.max(top))
 
 

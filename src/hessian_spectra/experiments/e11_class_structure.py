@@ -209,7 +209,7 @@ def plot(ctx, numbers) -> None:
     ax.semilogy(np.arange(1, g2.size + 1), g2, "^", ms=3, color="C6", label="eig(G2), cross-class level")
     ax.axvline(C + 0.5, color="0.5", lw=0.6, ls=":")
     ax.set_xlabel("rank")
-    ax.set_title("knock-outs: G − G1, and G with the class means projected out", fontsize=10)
+    ax.set_title("knock-outs of the class-mean level", fontsize=10)
     ax.legend(fontsize=8)
     fig.suptitle(ctx.title(f"digits, 64-30-30-10 ReLU (P = {numbers['n_params']:,}), C = {C}"))
     fig.tight_layout()
