@@ -5,7 +5,7 @@ perceptron*: every second derivative of an MLP's loss is a product of forward qu
 (activations), backward quantities (error signals) and layer-to-layer Jacobians. Here that
 structure is arranged so that each block of the dense matrix, summed over samples, is **one matrix
 product whose inner dimension is the sample index**. The derivation, with the notation used below,
-is in ``docs/theory-fast.md``; the short version follows.
+is in ``docs/theory.md`` (section "Closed-form assembly"); the short version follows.
 
 **Notation** (one sample :math:`i`, index omitted; layers :math:`l = 0..L-1` as in the code).
 Layer :math:`l` maps its input :math:`h_l` (width :math:`n_l`; :math:`h_0 = x`) to
@@ -390,7 +390,7 @@ def hessian_gn_residual(
             \;+\;[X \in \{H, R\},\ l<m]\ \tfrac1N\sum_i \tilde h_{l,i}[a]\,E_{ml,i}[b,p]\,g_{m,i}[q]
 
     with :math:`K = B_l^\top A B_m` for G, :math:`T_{ml}^\top S_m` for R and their sum for H
-    (notation in the module docstring; derivation in ``docs/theory-fast.md``). Each sum is one
+    (notation in the module docstring; derivation in ``docs/theory.md`` (section "Closed-form assembly")). Each sum is one
     GEMM whose inner dimension is the sample index; a directly computed term costs about
     :math:`N P^2` flops. H is never a third product: with G and R it is their sum, with one of them
     it is formed blockwise from the same products, and alone it is one product with the summed
