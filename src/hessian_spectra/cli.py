@@ -270,7 +270,7 @@ def _add_hessian(sub) -> None:
 
 def cmd_hessian(args) -> int:
     from . import spectrum
-    from .curvature import hessian_terms
+    from .curvature import curvature_matrices
 
     objective, params, raw = load_run(args.run)
     if args.at_init:
@@ -291,16 +291,7 @@ def cmd_hessian(args) -> int:
 
     terms = ("H", "G", "R") if args.decompose else ("H",)
     t0 = time.perf_counter()
-    mats = hessian_terms(
-        objective.X,
-        objective.y,
-        params,
-        objective.layer_sizes,
-        objective.activation,
-        objective.loss,
-        terms=terms,
-        engine=args.engine,
-    )
+    mats = curvature_matrices(objective, params, terms, engine=args.engine)
     t_assemble = time.perf_counter() - t0
     out = dict(contract, **mats)
     msg = f"P = {P}: assembled {', '.join(terms)} with the {args.engine} engine in {t_assemble:.2f} s"

@@ -81,7 +81,11 @@ def hessian_terms(
     matrices raises :class:`hessian_spectra.DenseTooLargeError` naming the memory it would need.
     """
     objective = Objective(X, y, tuple(layer_sizes), activation, loss)
-    params = objective.check_params(params)
+    return curvature_matrices(objective, params, terms, engine)
+
+
+def check_terms(terms) -> tuple[str, ...]:
+    """Validate a request for curvature terms: a name or a sequence of distinct names among TERMS."""
     if isinstance(terms, str):
         terms = (terms,)
     terms = tuple(terms)
@@ -91,6 +95,15 @@ def hessian_terms(
         check_choice("terms", t, TERMS)
     if len(set(terms)) != len(terms):
         raise ValueError(f"terms must not repeat a term; got {terms}")
+    return terms
+
+
+def curvature_matrices(
+    objective: Objective, params, terms: Sequence[str] = ("H",), engine: str = "reference"
+) -> dict[str, np.ndarray]:
+    """:func:`hessian_terms` for an :class:`~hessian_spectra.Objective` that is already built."""
+    params = objective.check_params(params)
+    terms = check_terms(terms)
     _load_optional_engines()
     check_choice("engine", engine, ENGINES)
     check_dense_fits(objective.n_params, n_matrices=len(terms) + 1)

@@ -63,9 +63,9 @@ from tqdm.auto import tqdm
 
 from .. import losses as _losses
 from .. import mlp
-from .._checks import check_choice, check_dense_fits, check_positive_int
+from .._checks import check_dense_fits, check_positive_int
 from ..objective import Objective
-from . import TERMS, register_engine
+from . import TERMS, check_terms, register_engine
 
 #: Default bound on the engine's own working memory (bytes), on top of the output matrices.
 DEFAULT_WORKSPACE_BYTES = 256 * 2**20
@@ -422,15 +422,7 @@ def hessian_gn_residual(
         (the upper triangle is computed, the lower one copied from it).
     """
     params = objective.check_params(params)
-    if isinstance(terms, str):
-        terms = (terms,)
-    terms = tuple(terms)
-    if not terms:
-        raise ValueError(f"terms must name at least one of {TERMS}")
-    for t in terms:
-        check_choice("terms", t, TERMS)
-    if len(set(terms)) != len(terms):
-        raise ValueError(f"terms must not repeat a term; got {terms}")
+    terms = check_terms(terms)
     workspace_bytes = check_positive_int("workspace_bytes", workspace_bytes, 2**20)
     sizes = objective.layer_sizes
     P = objective.n_params
