@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import hessian_spectra as hs
-from hessian_spectra import curvature, spectrum
+from hessian_spectra import spectrum
 from hessian_spectra.curvature import papyan
 
 # %matplotlib inline
@@ -29,8 +29,8 @@ from hessian_spectra.curvature import papyan
 SEED = 0
 rng = np.random.default_rng(SEED)
 
-curvature._load_optional_engines()
-ENGINE = "fast" if "fast" in curvature.ENGINES else "reference"
+# The closed-form "fast" engine; engine="reference" gives the same matrices through autograd, slowly.
+ENGINE = "fast"
 
 # %% [markdown]
 # We reuse notebook 1's trained network: $k = C = 5$ Gaussian clusters in $\mathbb R^{16}$, $N = 300$,

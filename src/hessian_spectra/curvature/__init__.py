@@ -55,10 +55,7 @@ def _reference_engine(objective: Objective, params, terms: Sequence[str]) -> dic
 
 
 def _load_optional_engines() -> None:
-    try:  # the closed-form engine registers itself when its module is present
-        from . import fast  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
+    """Kept for callers of earlier versions: every engine is now registered at import."""
 
 
 def hessian_terms(
@@ -109,3 +106,7 @@ def curvature_matrices(
     check_dense_fits(objective.n_params, n_matrices=len(terms) + 1)
     out = ENGINES[engine](objective, params, terms)
     return {t: out[t] for t in terms}
+
+
+# The closed-form engine registers itself as "fast" (it needs the names above, hence the late import).
+from . import fast as _fast  # noqa: E402, F401
