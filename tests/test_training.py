@@ -50,6 +50,17 @@ def test_sgd_sequential_batches_walk_through_the_data(problem):
     np.testing.assert_allclose(res.params, w, rtol=1e-13)
 
 
+def test_sequential_batches_wrap_around_when_b_does_not_divide_n(problem):
+    """With N = 60 and B = 25, sequential batches are [0:25], [25:50], [50:60] + [0:15], ...: every
+    sample is used (three manual minibatch steps give the same parameters)."""
+    obj, w0 = problem
+    res = train(obj, w0, "sgd", lr=0.1, steps=3, batch_size=25, shuffle=False, progress=False)
+    w = w0.copy()
+    for idx in (np.arange(0, 25), np.arange(25, 50), np.r_[50:60, 0:15]):
+        w = w - 0.1 * obj.with_data(obj.X[idx], obj.y[idx]).gradient(w)
+    np.testing.assert_allclose(res.params, w, rtol=1e-13)
+
+
 def test_sgd_is_reproducible_given_seed(problem):
     """Shuffled SGD: same seed, same parameters; another seed, other parameters."""
     obj, w0 = problem

@@ -26,6 +26,7 @@ MODULES = [
     "hessian_spectra.curvature.lanczos",
     "hessian_spectra.spectrum",
     "hessian_spectra.rmt",
+    "hessian_spectra.landscape",
     "hessian_spectra.plots",
     "hessian_spectra.io",
     "hessian_spectra.exercises",

@@ -26,7 +26,7 @@ import numpy as np
 import hessian_spectra as hs
 from hessian_spectra import plots, spectrum
 from hessian_spectra.curvature import matrix_free
-from hessian_spectra.experiments._runner import barrier, line_points, loss_on_line
+from hessian_spectra.landscape import barrier, line_points, loss_on_line
 
 # %matplotlib inline
 

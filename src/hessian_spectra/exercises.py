@@ -768,9 +768,9 @@ def check_logistic_regression_hessian(student_fn, seed: int = 0, verbose: bool =
 def barrier_height(alphas, losses_on_line):
     r"""Reference for ex06_1: :math:`\max_{\alpha\in[0,1]} L(\alpha) - \max(L(0), L(1))`.
 
-    The ``"height"`` of :func:`hessian_spectra.experiments._runner.barrier` (Sagun et al. 2018, Sec. 3.3).
+    The ``"height"`` of :func:`hessian_spectra.landscape.barrier` (Sagun et al. 2018, Sec. 3.3).
     """
-    from .experiments._runner import barrier
+    from .landscape import barrier
 
     return barrier(alphas, losses_on_line)["height"]
 

@@ -61,8 +61,9 @@ def train(
     lr : constant learning rate η.
     steps : maximal number of updates.
     batch_size : SGD batch size (required for ``"sgd"``).
-    shuffle : SGD batches from a fresh permutation each epoch (``True``) or sequential slices of
-        the data in their stored order (``False``, as in the authors' code).
+    shuffle : SGD batches from a fresh permutation each epoch (``True``; the last ``N mod B``
+        samples of a permutation are skipped) or consecutive slices of the data in their stored
+        order, wrapping around the end (``False``, as in the authors' code).
     grad_tol : stop once the full-batch gradient norm is ≤ ``grad_tol`` (checked at record points;
         S18's code used 1e-4).
     snapshot_steps : steps at which to keep a copy of the parameters (0 = the start).
@@ -100,7 +101,7 @@ def train(
     hist = {"step": [], "loss": [], "accuracy": [], "grad_norm": []}
     snapshots: dict[int, np.ndarray] = {}
     order = np.arange(n)
-    cursor = n  # forces a new epoch on the first SGD step
+    cursor = n if shuffle else 0  # shuffled: forces a new epoch on the first step
     converged = False
 
     def record(step, loss, grad):
@@ -137,11 +138,16 @@ def train(
                     record(step, loss, g_full)
                 update = g_full
             else:
-                if cursor + batch_size > n:
-                    order = rng.permutation(n) if shuffle else np.arange(n)
-                    cursor = 0
-                idx = order[cursor : cursor + batch_size]
-                cursor += batch_size
+                if shuffle:
+                    # a fresh permutation whenever fewer than batch_size samples remain in the epoch
+                    if cursor + batch_size > n:
+                        order, cursor = rng.permutation(n), 0
+                    idx = order[cursor : cursor + batch_size]
+                else:
+                    # sequential batches walk through the data cyclically: [0:B], [B:2B], ... wrapping
+                    # around the end, so every sample is visited even when B does not divide N
+                    idx = (cursor + np.arange(batch_size)) % n
+                cursor = cursor + batch_size if shuffle else (cursor + batch_size) % n
                 bloss, update = batch_vg(params, objective.X[idx], objective.y[idx])
                 if not np.isfinite(bloss):
                     record(step, bloss, update)

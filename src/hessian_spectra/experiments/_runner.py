@@ -31,21 +31,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import io as _io
-from .. import spectrum
+from .. import landscape, spectrum
 from .. import training as _training
+from ..landscape import NO_BARRIER_ABS, NO_BARRIER_REL, barrier, line_points  # noqa: F401  (re-exported)
 
 #: The three verdicts of ``summary.md``.
 VERDICTS = ("reproduced", "partly", "not")
 
 #: Resolution of every figure (PNG); keeps each file near or below 150 KB.
 FIGURE_DPI = 90
-
-#: "No barrier" on a line between two trained points (S18 Sec. 3.3 and 4): the training loss on
-#: :math:`\alpha \in [0, 1]` may exceed the larger endpoint loss by at most
-#: ``NO_BARRIER_REL * max(L(0), L(1)) + NO_BARRIER_ABS`` (our choice, fixed before any run: 10 % of
-#: the endpoint loss, plus 1e-3 nats so that losses at round-off level do not count as barriers).
-NO_BARRIER_REL = 0.10
-NO_BARRIER_ABS = 1e-3
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,18 +297,9 @@ def dense_spectra(objective, params, terms: Sequence[str] = ("H",), engine: str 
     The matrices come from :func:`hessian_spectra.hessian_terms` (the ``fast`` engine when present)
     and are diagonalized one at a time by :func:`hessian_spectra.spectrum.eigenvalues`.
     """
-    from ..curvature import hessian_terms
+    from ..curvature import curvature_matrices
 
-    mats = hessian_terms(
-        objective.X,
-        objective.y,
-        params,
-        objective.layer_sizes,
-        objective.activation,
-        objective.loss,
-        terms=tuple(terms),
-        engine=engine or best_engine(),
-    )
+    mats = curvature_matrices(objective, params, tuple(terms), engine=engine or best_engine())
     with dense_blas_threads():
         return {t: spectrum.eigenvalues(mats.pop(t)) for t in tuple(terms)}
 
@@ -331,44 +316,10 @@ def top_eigenvalue(objective, params, engine: str | None = None) -> float:
     return float(np.max(top))
 
 
-def line_points(theta0, theta1, alphas) -> Iterable[tuple[float, np.ndarray]]:
-    r"""Points :math:`\theta(\alpha) = (1-\alpha)\,\theta_0 + \alpha\,\theta_1` (S18 Sec. 3.3, Fig. 6)."""
-    theta0, theta1 = np.asarray(theta0, dtype=float), np.asarray(theta1, dtype=float)
-    for a in alphas:
-        yield float(a), (1.0 - a) * theta0 + a * theta1
-
-
 def loss_on_line(objective, theta0, theta1, alphas, test_objective=None) -> dict:
-    """Training (and test) loss and accuracy at each :math:`\\theta(\\alpha)` of :func:`line_points`."""
-    out = {"alpha": [], "train_loss": [], "train_accuracy": [], "test_loss": [], "test_accuracy": []}
+    """:func:`hessian_spectra.landscape.loss_on_line` with one BLAS thread (see :func:`single_thread_blas`)."""
     with single_thread_blas():
-        for a, theta in line_points(theta0, theta1, alphas):
-            out["alpha"].append(a)
-            out["train_loss"].append(float(objective.loss_value(theta)))
-            out["train_accuracy"].append(float(objective.accuracy(theta)))
-            if test_objective is not None:
-                out["test_loss"].append(float(test_objective.loss_value(theta)))
-                out["test_accuracy"].append(float(test_objective.accuracy(theta)))
-    return out
-
-
-def barrier(alphas, losses) -> dict:
-    r"""Height of the loss barrier between :math:`\alpha = 0` and :math:`\alpha = 1`.
-
-    ``height`` :math:`= \max_{\alpha\in[0,1]} L(\alpha) - \max(L(0), L(1))` (≤ 0 when the loss never
-    rises above the worse endpoint); ``none`` is true when ``height`` is at most
-    ``NO_BARRIER_REL * max(L(0), L(1)) + NO_BARRIER_ABS`` (:data:`NO_BARRIER_REL`).
-    """
-    a = np.asarray(alphas, dtype=float)
-    L = np.asarray(losses, dtype=float)
-    i0, i1 = int(np.argmin(np.abs(a))), int(np.argmin(np.abs(a - 1.0)))
-    if abs(a[i0]) > 1e-12 or abs(a[i1] - 1.0) > 1e-12:
-        raise ValueError("alphas must contain 0 and 1 (the two endpoints)")
-    inside = (a >= 0.0) & (a <= 1.0)
-    worse = max(L[i0], L[i1])
-    height = float(L[inside].max() - worse)
-    margin = NO_BARRIER_REL * worse + NO_BARRIER_ABS
-    return {"height": height, "endpoint_max": float(worse), "margin": float(margin), "none": height <= margin}
+        return landscape.loss_on_line(objective, theta0, theta1, alphas, test_objective)
 
 
 def top_values(eigvals, k: int) -> list[float]:
