@@ -254,7 +254,7 @@ class Context:
     def title(self, text: str = "") -> str:
         """Figure title naming the experiment and the paper figure it reproduces."""
         head = f"{self.experiment.id} — {self.experiment.source}"
-        return f"{head}: {text}" if text else head
+        return f"{head}\n{text}" if text else head
 
     def save_figure(self, fig, name: str) -> str:
         """Write ``fig`` as ``<dir>/<name>.png`` (atomically) and return the path."""
