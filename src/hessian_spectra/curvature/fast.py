@@ -45,8 +45,10 @@ Sagun et al. (2018, Eq. 2) is the split :math:`H = G + R`; :math:`R` here is the
 
 **Cost.** Every computed entry costs :math:`2N` flops per directly computed term, so a term
 costs about :math:`N P^2` flops. Only the blocks :math:`l \le m` are computed, and in a diagonal
-block only the pairs :math:`a \le b`; the lower triangle is copied from the upper one, so every
-returned matrix is exactly symmetric. When ``G`` and ``R`` are both requested, ``H`` is their sum
+block only the pairs :math:`a \le b` and, since its kernels are symmetric (entry :math:`(a,q,b,p)`
+equals :math:`(a,p,b,q)`), only the kernel columns :math:`p \le q`: a diagonal block costs a quarter
+of its dense product. The lower triangle is copied from the upper one, so every returned matrix is
+exactly symmetric. When ``G`` and ``R`` are both requested, ``H`` is their sum
 (no third product). Measured against autograd, JAX and PyTorch in ``docs/performance.md``.
 
 **Memory.** The outputs (``8 P²`` bytes each) plus a workspace bounded by ``workspace_bytes``
@@ -69,6 +71,10 @@ from . import TERMS, check_terms, register_engine
 
 #: Default bound on the engine's own working memory (bytes), on top of the output matrices.
 DEFAULT_WORKSPACE_BYTES = 256 * 2**20
+
+#: Target size (bytes) of one strip's products: large enough for an efficient GEMM, small enough
+#: to stay in cache while it is copied into place.
+_STRIP_PAIR_BYTES = 64 * 2**20
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,7 +215,11 @@ def _block_plan(terms, residual: str, off_diagonal: bool):
 
 
 def _kernel_stack(ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
-    """``(c, len(kernels) · n_{l+1} · n_{m+1})`` array of the scaled per-sample kernels."""
+    """``(c, len(kernels) · n_{l+1} · n_{m+1})`` array of the scaled per-sample kernels.
+
+    On a diagonal block (``l = m``) every kernel is symmetric (:math:`B_l^\\top A B_l`, :math:`S_l`),
+    and only its columns ``p ≤ q`` are returned: ``(c, len(kernels) · n_{l+1}(n_{l+1}+1)/2)``.
+    """
     c, np_, nq = ch.n_samples, ch.g[l].shape[1], ch.g[m].shape[1]
     K = np.empty((c, len(kernels), np_, nq))
     for j, k in enumerate(kernels):
@@ -221,45 +231,62 @@ def _kernel_stack(ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
             K[:, j] = ch.kernel_G(l, m)
             K[:, j] += ch.kernel_R(l, m)
     K *= scale
+    if l == m:  # symmetric kernels: the columns p ≤ q suffice (see _main_products)
+        iu = np.triu_indices(np_)
+        return K[:, :, iu[0], iu[1]].reshape(c, -1)
     return K.reshape(c, -1)
 
 
-def _combine(dest, srcs, accumulate: bool, where) -> None:
-    """``dest[where] (+)= Σ srcs`` (one or two sources; ``where`` is a fancy index)."""
-    total = srcs[0] if len(srcs) == 1 else srcs[0] + srcs[1]
-    if accumulate:
-        dest[where] += total
-    else:
-        dest[where] = total
+def _pair_strips(na: int, nb: int, upper: bool, pairs: int):
+    """Index pairs ``(a, b)`` in strips of at most ``pairs``, a-major: all pairs, or ``a ≤ b`` only.
 
-
-def _pair_strips(na: int, nb: int, upper: bool, rows: int):
-    """Index pairs ``(a, b)`` in strips of at most ``rows``, a-major: all pairs, or ``a ≤ b`` only.
-
-    Yields ``(a, b)`` index arrays; only one strip's indices exist at a time.
+    Yields ``(a, b, rows)``: the strip's index arrays and its runs ``(a, b0, b1, k0)`` (row ``a``,
+    columns ``b0:b1``, held at strip positions ``k0 : k0 + b1 - b0``), so that each run lands in
+    its output sub-block by one strided copy. Only one strip's indices exist at a time.
     """
     if upper:  # square block, pairs a ≤ b: row a starts at a·nb − a(a−1)/2
         a_all = np.arange(na)
         starts = a_all * nb - a_all * (a_all - 1) // 2
         total = na * (na + 1) // 2
     else:
+        starts = np.arange(na) * nb
         total = na * nb
-    for k0 in range(0, total, rows):
-        k = np.arange(k0, min(total, k0 + rows))
-        if upper:
-            a = np.searchsorted(starts, k, side="right") - 1
-            yield a, k - starts[a] + a
-        else:
-            yield k // nb, k % nb
+    for k0 in range(0, total, pairs):
+        k = np.arange(k0, min(total, k0 + pairs))
+        a = np.searchsorted(starts, k, side="right") - 1
+        b = k - starts[a] + (a if upper else 0)
+        runs = []
+        for row in range(int(a[0]), int(a[-1]) + 1):
+            lo = max(k0, int(starts[row]))
+            hi = min(int(k[-1]) + 1, int(starts[row + 1]) if row + 1 < na else total)
+            b0 = lo - int(starts[row]) + (row if upper else 0)
+            runs.append((row, b0, b0 + hi - lo, lo - k0))
+        yield a, b, runs
+
+
+def _pair_diagonal(view) -> np.ndarray:
+    """Writable view ``D[a, b, p] = view[a, p, b, p]`` of a 4-d block view ``(n_a, n_p, n_b, n_p)``."""
+    s0, s1, s2, s3 = view.strides
+    shape = (view.shape[0], view.shape[2], view.shape[1])
+    return np.lib.stride_tricks.as_strided(view, shape, (s0, s2, s1 + s3), writeable=True)
+
+
+def _put(dest, src, accumulate: bool) -> None:
+    """``dest (+)= src`` for equal-shaped (strided) arrays."""
+    if accumulate:
+        np.add(dest, src, out=dest)
+    else:
+        np.copyto(dest, src)
 
 
 def _main_products(ch: _Chunk, l, m, plan, views, accumulate, scale, workspace_bytes):
     """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\tilde h_m[b] K_i[p,q]` for each planned kernel.
 
-    One GEMM ``(ĥ_l ⊙ ĥ_m)ᵀ K`` (Khatri-Rao rows on the left, sample index inner) per strip of
-    pairs ``(a, b)``; on a diagonal block only the pairs ``a ≤ b`` (the rest follows by symmetry).
-    A strip's product is scattered into place while it is still in cache (H = G + R is formed there
-    when H is assembled with only one of G and R).
+    One GEMM ``(ĥ_l ⊙ ĥ_m)ᵀ K`` (Khatri-Rao rows on the left, sample index inner) per rectangular
+    strip of pairs ``(a, b)`` (:func:`_pair_strips`); on a diagonal block only the strips holding
+    pairs ``a ≤ b`` (the rest follows by symmetry). A strip's product is copied into its
+    sub-blocks ``[a, :, b0:b1, :]`` of each output view by strided copies (one per row ``a``), while it
+    is still in cache (H = G + R is formed there when H is assembled with only one of G and R).
     """
     kernels, combos, diag_targets, _ = plan
     if not kernels and not diag_targets:
@@ -271,26 +298,51 @@ def _main_products(ch: _Chunk, l, m, plan, views, accumulate, scale, workspace_b
     nk = len(kernels)
     index = {k: j for j, k in enumerate(kernels)}
     K = _kernel_stack(ch, l, m, kernels, scale) if kernels else None
-    # Per row of a strip: its left factor (c), its product (nk·np·nq), a sum temporary (np·nq), the
-    # diagonal-S product (np) and two index arrays.
-    row_bytes = 8 * (c + (nk + 1) * np_ * nq + np_ + 2)
-    rows = max(1, (workspace_bytes // 4) // row_bytes)
+    # On a diagonal block the kernels are symmetric, so entry (a, q, b, p) equals (a, p, b, q): the
+    # product is formed for p ≤ q only (half the flops) and expanded to all (p, q) per strip.
+    symmetric = l == m
+    if symmetric:
+        tri = np.zeros((np_, nq), dtype=np.intp)
+        iu = np.triu_indices(np_)
+        tri[iu] = np.arange(iu[0].size)
+        tri.T[iu] = np.arange(iu[0].size)
+        tri = tri.ravel()  # column (p, q) of the dense product ← column of (min, max) in the triangle
+        n_cols = iu[0].size
+    else:
+        n_cols = np_ * nq
+    # Per pair of a strip: its left factor (c), its product (nk·n_cols, expanded to nk·np·nq on a
+    # diagonal block) and the diagonal-S product (np).
+    pair_bytes = 8 * (c + nk * (n_cols + (np_ * nq if symmetric else 0)) + np_)
+    pairs = max(1, min(_STRIP_PAIR_BYTES, workspace_bytes // 4) // pair_bytes)
     if diag_targets:
         s_diag = ch.S[m] * scale
-        p_idx = np.arange(np_)
-    for sa, sb in _pair_strips(na, nb, upper=l == m, rows=rows):
+        diag_views = {t: _pair_diagonal(views[t]) for t in diag_targets}
+    for sa, sb, runs in _pair_strips(na, nb, upper=l == m, pairs=pairs):
         left = hl[:, sa] * hm[:, sb]
-        where = (sa, slice(None), sb)
         if kernels:
-            prod = (left.T @ K).reshape(sa.size, nk, np_, nq)
+            prod = (left.T @ K).reshape(sa.size, nk, n_cols)
+            if symmetric:
+                prod = np.take(prod, tri, axis=2)  # (flat indices: faster than prod[:, :, tri])
+            prod = prod.reshape(sa.size, nk, np_, nq)
             for t, combo in combos.items():
-                if combo:
-                    _combine(views[t], [prod[:, index[k]] for k in combo], accumulate, where)
+                if not combo:
+                    continue
+                src = [prod[:, index[k]] for k in combo]
+                for a, b0, b1, k0 in runs:
+                    dest = views[t][a, :, b0:b1, :]
+                    part = [x[k0 : k0 + b1 - b0].transpose(1, 0, 2) for x in src]
+                    if len(part) == 1:
+                        _put(dest, part[0], accumulate)
+                    elif accumulate:
+                        dest += part[0]
+                        dest += part[1]
+                    else:
+                        np.add(part[0], part[1], out=dest)
         if diag_targets:
             prod_d = left.T @ s_diag  # (pairs, n_p): the entries (a, p, b, p)
-            where_d = (sa[:, None], p_idx[None, :], sb[:, None], p_idx[None, :])
             for t in diag_targets:
-                views[t][where_d] += prod_d
+                for a, b0, b1, k0 in runs:
+                    diag_views[t][a, b0:b1] += prod_d[k0 : k0 + b1 - b0]
 
 
 def _cross_products(ch: _Chunk, l, m, dests, scale, workspace_bytes):
@@ -300,26 +352,32 @@ def _cross_products(ch: _Chunk, l, m, dests, scale, workspace_bytes):
     na = hl.shape[1]
     gm = ch.g[m] * scale
     np_, nq = ch.g[l].shape[1], gm.shape[1]
+    budget = min(_STRIP_PAIR_BYTES, workspace_bytes // 4)
     if m == l + 1:
         # E_{l+1,l} = diag σ′(z_l): only b = p survives, a product n_l + 1 times smaller.
         Y = (ch.d1[l][:, :, None] * gm[:, None, :]).reshape(c, np_ * nq)
-        idx = np.arange(np_)
-        strip = max(1, (workspace_bytes // 4) // (8 * 2 * np_ * nq))
+        strip = max(1, budget // (8 * (np_ * nq + c)))
+        diags = [  # D[a, p, q] = d[a, p, p, q]
+            np.lib.stride_tricks.as_strided(
+                d, (na, np_, nq), (d.strides[0], d.strides[1] + d.strides[2], d.strides[3]), writeable=True
+            )
+            for d in dests
+        ]
         for a0 in range(0, na, strip):
             a1 = min(na, a0 + strip)
             prod = (hl[:, a0:a1].T @ Y).reshape(a1 - a0, np_, nq)
-            for d in dests:
-                d[a0:a1, idx, idx, :] += prod
+            for d in diags:
+                d[a0:a1] += prod
         return
     nb = ch.g[m - 1].shape[1]  # n_m; the bias row of W̃_m has no cross term
     Et = (ch.Tt[m - 1, l] * ch.d1[m - 1][:, None, :]).reshape(c, np_ * nb)  # E_{ml}ᵀ[i, p, b]
-    # Columns (a, q) of the right factor, in strips: (c + 2 np nb) doubles per column.
-    rows = max(1, (workspace_bytes // 4) // (8 * (c + 2 * np_ * nb + 2)))
-    for sa, sq in _pair_strips(na, nq, upper=False, rows=rows):
+    # Columns (a, q) of the right factor, whole rows a at a time where they fit.
+    for sa, sq, runs in _pair_strips(na, nq, upper=False, pairs=max(1, budget // (8 * (c + np_ * nb)))):
         right = hl[:, sa] * gm[:, sq]
-        prod = (Et.T @ right).reshape(np_, nb, sa.size).transpose(2, 0, 1)  # (a,q) × p × b
+        prod = (Et.T @ right).reshape(np_, nb, sa.size)  # p, b, (a, q)
         for d in dests:
-            d[sa, :, :nb, sq] += prod
+            for a, q0, q1, k0 in runs:
+                d[a, :, :nb, q0:q1] += prod[:, :, k0 : k0 + q1 - q0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,10 +496,10 @@ def hessian_gn_residual(
     L = len(layers)
     offsets = [sl[0].start for sl in mlp.param_slices(sizes)] + [P]
     blocks = [(l, m) for l in range(L) for m in range(l, L)]
-    out = {t: np.zeros((P, P)) for t in terms}
     # With G and R both requested, H = G + R is one streaming addition at the end (cheaper than
     # scattering a third matrix); otherwise every requested term is assembled block by block.
     derived_H = "H" in terms and "G" in terms and "R" in terms
+    out = {t: np.empty((P, P)) if derived_H and t == "H" else np.zeros((P, P)) for t in terms}
     assembled = tuple(t for t in terms if not (derived_H and t == "H"))
     scale = 1.0 / N
     n_chunks = -(-N // chunk_size)
