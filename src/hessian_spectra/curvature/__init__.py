@@ -54,10 +54,6 @@ def _reference_engine(objective: Objective, params, terms: Sequence[str]) -> dic
     return out
 
 
-def _load_optional_engines() -> None:
-    """Kept for callers of earlier versions: every engine is now registered at import."""
-
-
 def hessian_terms(
     X,
     y,
@@ -101,7 +97,6 @@ def curvature_matrices(
     """:func:`hessian_terms` for an :class:`~hessian_spectra.Objective` that is already built."""
     params = objective.check_params(params)
     terms = check_terms(terms)
-    _load_optional_engines()
     check_choice("engine", engine, ENGINES)
     check_dense_fits(objective.n_params, n_matrices=len(terms) + 1)
     out = ENGINES[engine](objective, params, terms)
