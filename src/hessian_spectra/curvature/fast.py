@@ -58,6 +58,7 @@ block's product. The chunk size is chosen so that the per-sample arrays fit in h
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -87,7 +88,8 @@ class _Chunk:
 
     Attributes (float64, leading axis = the ``c`` samples of the chunk):
 
-    - ``ht[l]``: :math:`\\tilde h_l = [h_l, 1]`, shape ``(c, n_l + 1)``;
+    - ``ht[l]``: :math:`\\tilde h_l = [h_l, 1]`, shape ``(c, n_l + 1)``, and ``ht_t[l]``, its
+      contiguous transpose;
     - ``d1[l]``: :math:`\\sigma'(z_l)` for the hidden layers, shape ``(c, n_{l+1})``;
     - ``g[l]``: :math:`g_l = \\partial\\ell/\\partial z_l`, shape ``(c, n_{l+1})``;
     - ``Tt[m, l]``: :math:`T_{ml}^\\top`, shape ``(c, n_{l+1}, n_{m+1})`` for ``l < m``;
@@ -108,6 +110,7 @@ class _Chunk:
                 hs.append(act.fn(z))
         self.n_samples = c
         self.ht = [np.hstack([h, np.ones((c, 1))]) for h in hs]
+        self.ht_t = [np.ascontiguousarray(h.T) for h in self.ht]
         self.d1 = [act.d1(z) for z in zs[:-1]]
         r = _losses.logit_gradient(zs[-1], y, loss)
         A = _losses.logit_hessian(zs[-1], y, loss)
@@ -165,12 +168,48 @@ class _Chunk:
         S = self.S[m]
         if self.S_diagonal[m]:
             if l == m:
-                out = np.zeros((self.n_samples, S.shape[1], S.shape[1]))
+                out = np.zeros((S.shape[0], S.shape[1], S.shape[1]))
                 idx = np.arange(S.shape[1])
                 out[:, idx, idx] = S
                 return out
             return self.Tt[m, l] * S[:, None, :]
         return S if l == m else self.Tt[m, l] @ S
+
+
+# --------------------------------------------------------------------------------------------
+# Scratch buffers reused by every strip and block of one call
+# --------------------------------------------------------------------------------------------
+
+
+class _Scratch:
+    """Named float64 buffers, each grown to the largest size asked for and then reused.
+
+    The hot loops would otherwise allocate a fresh temporary per strip; large temporaries come
+    from fresh pages that the kernel must zero on first touch, which costs as much as the copies.
+    A view returned by :meth:`get` is valid until ``name`` is asked for again.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def get(self, name: str, shape) -> np.ndarray:
+        """An uninitialized array of ``shape`` backed by the buffer ``name``."""
+        n = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < n:
+            buf = self._buffers[name] = np.empty(n)
+        return buf[:n].reshape(shape)
+
+    def carve(self, name: str, *shapes) -> list[np.ndarray]:
+        """Consecutive arrays of the given shapes from one buffer ``name`` (so that the buffers of
+        a strip share one allocation whose size is the largest strip's, not a sum of maxima)."""
+        sizes = [math.prod(s) for s in shapes]
+        flat = self.get(name, (sum(sizes),))
+        out, k = [], 0
+        for shape, n in zip(shapes, sizes, strict=True):
+            out.append(flat[k : k + n].reshape(shape))
+            k += n
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,14 +253,17 @@ def _block_plan(terms, residual: str, off_diagonal: bool):
     return kernels, combos, diag_targets, cross_targets
 
 
-def _kernel_stack(ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
+def _kernel_stack(scratch: _Scratch, ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
     """``(c, len(kernels) · n_{l+1} · n_{m+1})`` array of the scaled per-sample kernels.
 
     On a diagonal block (``l = m``) every kernel is symmetric (:math:`B_l^\\top A B_l`, :math:`S_l`),
     and only its columns ``p ≤ q`` are returned: ``(c, len(kernels) · n_{l+1}(n_{l+1}+1)/2)``.
     """
     c, np_, nq = ch.n_samples, ch.g[l].shape[1], ch.g[m].shape[1]
-    K = np.empty((c, len(kernels), np_, nq))
+    nk = len(kernels)
+    n_cols = np_ * (np_ + 1) // 2 if l == m else np_ * nq
+    out = scratch.get("kernel_stack", (c, nk * n_cols))
+    K = scratch.get("kernels", (c, nk, np_, nq)) if l == m else out.reshape(c, nk, np_, nq)
     for j, k in enumerate(kernels):
         if k == "G":
             K[:, j] = ch.kernel_G(l, m)
@@ -231,37 +273,38 @@ def _kernel_stack(ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
             K[:, j] = ch.kernel_G(l, m)
             K[:, j] += ch.kernel_R(l, m)
     K *= scale
-    if l == m:  # symmetric kernels: the columns p ≤ q suffice (see _main_products)
-        iu = np.triu_indices(np_)
-        return K[:, :, iu[0], iu[1]].reshape(c, -1)
-    return K.reshape(c, -1)
+    if l == m:  # symmetric kernels: the columns p ≤ q suffice (see _main_strip)
+        iu = np.ravel_multi_index(np.triu_indices(np_), (np_, nq))
+        np.take(K.reshape(c, nk, np_ * nq), iu, axis=2, out=out.reshape(c, nk, -1))
+    return out
 
 
-def _pair_strips(na: int, nb: int, upper: bool, pairs: int):
-    """Index pairs ``(a, b)`` in strips of at most ``pairs``, a-major: all pairs, or ``a ≤ b`` only.
+def _pair_strips(na: int, nb: int, upper: bool, pairs: int) -> list:
+    """Index pairs ``(a, b)`` in strips of at most ``pairs`` pairs, a-major: all pairs, or ``a ≤ b``.
 
-    Yields ``(a, b, rows)``: the strip's index arrays and its runs ``(a, b0, b1, k0)`` (row ``a``,
-    columns ``b0:b1``, held at strip positions ``k0 : k0 + b1 - b0``), so that each run lands in
-    its output sub-block by one strided copy. Only one strip's indices exist at a time.
+    The strips have nearly equal sizes. Returns, per strip, ``(size, runs)``: its number of pairs
+    and its runs ``(a, b0, b1, k0)`` (row ``a``, columns ``b0:b1``, held at strip positions
+    ``k0 : k0 + b1 - b0``), so that each run is built, and lands in its output sub-block, by one
+    strided operation.
     """
-    if upper:  # square block, pairs a ≤ b: row a starts at a·nb − a(a−1)/2
-        a_all = np.arange(na)
-        starts = a_all * nb - a_all * (a_all - 1) // 2
-        total = na * (na + 1) // 2
-    else:
-        starts = np.arange(na) * nb
-        total = na * nb
-    for k0 in range(0, total, pairs):
-        k = np.arange(k0, min(total, k0 + pairs))
-        a = np.searchsorted(starts, k, side="right") - 1
-        b = k - starts[a] + (a if upper else 0)
-        runs = []
-        for row in range(int(a[0]), int(a[-1]) + 1):
-            lo = max(k0, int(starts[row]))
-            hi = min(int(k[-1]) + 1, int(starts[row + 1]) if row + 1 < na else total)
-            b0 = lo - int(starts[row]) + (row if upper else 0)
-            runs.append((row, b0, b0 + hi - lo, lo - k0))
-        yield a, b, runs
+    total = na * (na + 1) // 2 if upper else na * nb
+    n_strips = -(-total // max(1, pairs))
+    ends = iter(np.linspace(0, total, n_strips + 1).round().astype(int)[1:].tolist())
+    end = next(ends)
+    strips, runs, size, k = [], [], 0, 0
+    for a in range(na):
+        b = a if upper else 0
+        while b < nb:
+            take = min(nb - b, end - k)
+            runs.append((a, b, b + take, size))
+            size += take
+            b += take
+            k += take
+            if k == end:
+                strips.append((size, runs))
+                runs, size = [], 0
+                end = next(ends, total)
+    return strips
 
 
 def _pair_diagonal(view) -> np.ndarray:
@@ -269,6 +312,15 @@ def _pair_diagonal(view) -> np.ndarray:
     s0, s1, s2, s3 = view.strides
     shape = (view.shape[0], view.shape[2], view.shape[1])
     return np.lib.stride_tricks.as_strided(view, shape, (s0, s2, s1 + s3), writeable=True)
+
+
+def _khatri_rao_rows(left_t, right_t, runs, out) -> np.ndarray:
+    """Fill ``out`` (``(size, c)``): row ``k0 + j`` of run ``(a, b0, b1, k0)`` is
+    ``left_t[a] * right_t[b0 + j]``, the sample-wise products of a strip's pairs (rows of the
+    transposed Khatri-Rao factor, so that every write is contiguous)."""
+    for a, b0, b1, k0 in runs:
+        np.multiply(right_t[b0:b1], left_t[a], out=out[k0 : k0 + b1 - b0])
+    return out
 
 
 def _put(dest, src, accumulate: bool) -> None:
@@ -279,57 +331,49 @@ def _put(dest, src, accumulate: bool) -> None:
         np.copyto(dest, src)
 
 
-def _main_products(ch: _Chunk, l, m, plan, views, accumulate, scale, workspace_bytes):
-    """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\tilde h_m[b] K_i[p,q]` for each planned kernel.
+def _main_strip(scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accumulate, K, s_diag, strip):
+    """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\tilde h_m[b] K_i[p,q]` for the pairs of one strip.
 
-    One GEMM ``(ĥ_l ⊙ ĥ_m)ᵀ K`` (Khatri-Rao rows on the left, sample index inner) per rectangular
-    strip of pairs ``(a, b)`` (:func:`_pair_strips`); on a diagonal block only the strips holding
-    pairs ``a ≤ b`` (the rest follows by symmetry). A strip's product is copied into its
-    sub-blocks ``[a, :, b0:b1, :]`` of each output view by strided copies (one per row ``a``), while it
-    is still in cache (H = G + R is formed there when H is assembled with only one of G and R).
+    One GEMM ``(ĥ_l ⊙ ĥ_m)ᵀ K`` (Khatri-Rao rows on the left, sample index inner) for the strip's
+    pairs ``(a, b)`` (:func:`_pair_strips`; on a diagonal block only pairs ``a ≤ b``). While the
+    product is in cache, each run of pairs is copied into its sub-block ``[a, :, b0:b1, :]`` of the
+    output view and, transposed pair by pair, into the mirror view (the lower triangle; on a
+    diagonal block without the pair ``a = b``, whose tile is symmetric and already complete). H = G + R
+    is formed there when H is assembled with only one of G and R. With a diagonal :math:`S_m`
+    (``s_diag``), the entries ``(a, p, b, p)`` and their mirrors also receive ``(ĥ_l ⊙ ĥ_m)ᵀ s_diag``.
     """
     kernels, combos, diag_targets, _ = plan
-    if not kernels and not diag_targets:
-        return
-    c = ch.n_samples
-    hl, hm = ch.ht[l], ch.ht[m]
-    na, nb = hl.shape[1], hm.shape[1]
+    size, runs = strip
     np_, nq = ch.g[l].shape[1], ch.g[m].shape[1]
     nk = len(kernels)
-    index = {k: j for j, k in enumerate(kernels)}
-    K = _kernel_stack(ch, l, m, kernels, scale) if kernels else None
-    # On a diagonal block the kernels are symmetric, so entry (a, q, b, p) equals (a, p, b, q): the
-    # product is formed for p ≤ q only (half the flops) and expanded to all (p, q) per strip.
-    symmetric = l == m
-    if symmetric:
-        tri = np.zeros((np_, nq), dtype=np.intp)
-        iu = np.triu_indices(np_)
-        tri[iu] = np.arange(iu[0].size)
-        tri.T[iu] = np.arange(iu[0].size)
-        tri = tri.ravel()  # column (p, q) of the dense product ← column of (min, max) in the triangle
-        n_cols = iu[0].size
-    else:
-        n_cols = np_ * nq
-    # Per pair of a strip: its left factor (c), its product (nk·n_cols, expanded to nk·np·nq on a
-    # diagonal block) and the diagonal-S product (np).
-    pair_bytes = 8 * (c + nk * (n_cols + (np_ * nq if symmetric else 0)) + np_)
-    pairs = max(1, min(_STRIP_PAIR_BYTES, workspace_bytes // 4) // pair_bytes)
-    if diag_targets:
-        s_diag = ch.S[m] * scale
-        diag_views = {t: _pair_diagonal(views[t]) for t in diag_targets}
-    for sa, sb, runs in _pair_strips(na, nb, upper=l == m, pairs=pairs):
-        left = hl[:, sa] * hm[:, sb]
-        if kernels:
-            prod = (left.T @ K).reshape(sa.size, nk, n_cols)
-            if symmetric:
-                prod = np.take(prod, tri, axis=2)  # (flat indices: faster than prod[:, :, tri])
-            prod = prod.reshape(sa.size, nk, np_, nq)
-            for t, combo in combos.items():
-                if not combo:
-                    continue
-                src = [prod[:, index[k]] for k in combo]
-                for a, b0, b1, k0 in runs:
-                    dest = views[t][a, :, b0:b1, :]
+    n_cols = K.shape[1] if kernels else 0
+    left, prod, full, prod_d = scratch.carve(
+        "strip",
+        (size, ch.n_samples),
+        (size, n_cols),
+        (size, nk, np_ * nq) if l == m else (0,),
+        (size, np_) if diag_targets else (0,),
+    )
+    _khatri_rao_rows(ch.ht_t[l], ch.ht_t[m], runs, left)
+    # The runs of the mirror: on a diagonal block the pair a = b (first of its row) is left out.
+    mirror_runs = [
+        (a, b0 + 1, b1, k0 + 1) if l == m and b0 == a else (a, b0, b1, k0) for a, b0, b1, k0 in runs
+    ]
+    if kernels:
+        index = {k: j for j, k in enumerate(kernels)}
+        np.matmul(left, K, out=prod)
+        if l == m:  # entry (a, q, b, p) equals (a, p, b, q): expand the columns p ≤ q to all (p, q)
+            prod = np.take(prod.reshape(size, nk, -1), _triangle_expansion(np_), axis=2, out=full)
+        prod = prod.reshape(size, nk, np_, nq)
+        for t, combo in combos.items():
+            if not combo:
+                continue
+            src = [prod[:, index[k]] for k in combo]
+            for dests, rr in ((views[t], runs), (mirrors[t], mirror_runs)):
+                for a, b0, b1, k0 in rr:
+                    if b1 == b0:
+                        continue
+                    dest = dests[a, :, b0:b1, :]
                     part = [x[k0 : k0 + b1 - b0].transpose(1, 0, 2) for x in src]
                     if len(part) == 1:
                         _put(dest, part[0], accumulate)
@@ -338,43 +382,83 @@ def _main_products(ch: _Chunk, l, m, plan, views, accumulate, scale, workspace_b
                         dest += part[1]
                     else:
                         np.add(part[0], part[1], out=dest)
-        if diag_targets:
-            prod_d = left.T @ s_diag  # (pairs, n_p): the entries (a, p, b, p)
-            for t in diag_targets:
-                for a, b0, b1, k0 in runs:
-                    diag_views[t][a, b0:b1] += prod_d[k0 : k0 + b1 - b0]
+    if diag_targets:
+        np.matmul(left, s_diag, out=prod_d)  # the entries (a, p, b, p)
+        for t in diag_targets:
+            for dests, rr in ((views[t], runs), (mirrors[t], mirror_runs)):
+                diag = _pair_diagonal(dests)
+                for a, b0, b1, k0 in rr:
+                    diag[a, b0:b1] += prod_d[k0 : k0 + b1 - b0]
 
 
-def _cross_products(ch: _Chunk, l, m, dests, scale, workspace_bytes):
+def _triangle_expansion(n: int) -> np.ndarray:
+    """Index array mapping each ``(p, q)`` of an ``n × n`` matrix (row-major) to the position of
+    ``(min(p, q), max(p, q))`` among the upper-triangle entries (row-major, as ``np.triu_indices``)."""
+    tri = np.zeros((n, n), dtype=np.intp)
+    iu = np.triu_indices(n)
+    tri[iu] = np.arange(iu[0].size)
+    tri.T[iu] = np.arange(iu[0].size)
+    return tri.ravel()
+
+
+def _assemble_block(
+    scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accumulate, scale, workspace_bytes
+):
+    """Add block ``(l, m)`` of one chunk of samples to the output views and their mirrors: the main
+    products (:func:`_main_strip`, strip by strip), then the cross term (:func:`_cross_products`)."""
+    kernels, _, diag_targets, cross_targets = plan
+    c = ch.n_samples
+    na, nb = ch.ht[l].shape[1], ch.ht[m].shape[1]
+    np_, nq = ch.g[l].shape[1], ch.g[m].shape[1]
+    symmetric = l == m
+    n_cols = np_ * (np_ + 1) // 2 if symmetric else np_ * nq
+    budget = min(_STRIP_PAIR_BYTES, workspace_bytes // 4)
+    if kernels or diag_targets:
+        K = _kernel_stack(scratch, ch, l, m, kernels, scale) if kernels else None
+        s_diag = ch.S[m] * scale if diag_targets else None
+        # Per pair of a strip: its left factor (c), its product (nk·n_cols, expanded to nk·np·nq on a
+        # diagonal block) and the diagonal-S product (np).
+        nk = len(kernels)
+        pair_bytes = 8 * (c + nk * (n_cols + (np_ * nq if symmetric else 0)) + np_)
+        for strip in _pair_strips(na, nb, symmetric, max(1, budget // pair_bytes)):
+            _main_strip(scratch, ch, l, m, plan, views, mirrors, accumulate, K, s_diag, strip)
+    if cross_targets:
+        dests = [v[t] for t in cross_targets for v in (views, mirrors)]
+        _cross_products(scratch, ch, l, m, dests, scale, budget)
+
+
+def _cross_products(scratch: _Scratch, ch: _Chunk, l, m, dests, scale, budget) -> None:
     """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\,E_{ml}[b,p]\\,g_m[q]` (``l < m``) to each block view."""
     c = ch.n_samples
     hl = ch.ht[l]
     na = hl.shape[1]
     gm = ch.g[m] * scale
     np_, nq = ch.g[l].shape[1], gm.shape[1]
-    budget = min(_STRIP_PAIR_BYTES, workspace_bytes // 4)
     if m == l + 1:
         # E_{l+1,l} = diag σ′(z_l): only b = p survives, a product n_l + 1 times smaller.
         Y = (ch.d1[l][:, :, None] * gm[:, None, :]).reshape(c, np_ * nq)
-        strip = max(1, budget // (8 * (np_ * nq + c)))
+        rows = max(1, budget // (8 * (np_ * nq + c)))
         diags = [  # D[a, p, q] = d[a, p, p, q]
             np.lib.stride_tricks.as_strided(
                 d, (na, np_, nq), (d.strides[0], d.strides[1] + d.strides[2], d.strides[3]), writeable=True
             )
             for d in dests
         ]
-        for a0 in range(0, na, strip):
-            a1 = min(na, a0 + strip)
-            prod = (hl[:, a0:a1].T @ Y).reshape(a1 - a0, np_, nq)
+        for a0 in range(0, na, rows):
+            a1 = min(na, a0 + rows)
+            (prod,) = scratch.carve("strip", (a1 - a0, np_ * nq))
+            np.matmul(ch.ht_t[l][a0:a1], Y, out=prod)
             for d in diags:
-                d[a0:a1] += prod
+                d[a0:a1] += prod.reshape(a1 - a0, np_, nq)
         return
     nb = ch.g[m - 1].shape[1]  # n_m; the bias row of W̃_m has no cross term
     Et = (ch.Tt[m - 1, l] * ch.d1[m - 1][:, None, :]).reshape(c, np_ * nb)  # E_{ml}ᵀ[i, p, b]
+    g_t = np.ascontiguousarray(gm.T)
     # Columns (a, q) of the right factor, whole rows a at a time where they fit.
-    for sa, sq, runs in _pair_strips(na, nq, upper=False, pairs=max(1, budget // (8 * (c + np_ * nb)))):
-        right = hl[:, sa] * gm[:, sq]
-        prod = (Et.T @ right).reshape(np_, nb, sa.size)  # p, b, (a, q)
+    for size, runs in _pair_strips(na, nq, False, max(1, budget // (8 * (c + np_ * nb)))):
+        right, prod = scratch.carve("strip", (size, c), (np_ * nb, size))
+        _khatri_rao_rows(ch.ht_t[l], g_t, runs, right)
+        prod = np.matmul(Et.T, right.T, out=prod).reshape(np_, nb, size)
         for d in dests:
             for a, q0, q1, k0 in runs:
                 d[a, :, :nb, q0:q1] += prod[:, :, k0 : k0 + q1 - q0]
@@ -390,17 +474,11 @@ def _block_view(M, rows: slice, cols: slice, shape4) -> np.ndarray:
     return M[rows, cols].reshape(shape4, copy=False)
 
 
-def _symmetrize_from_upper(M, tile: int = 128) -> None:
-    """Copy the upper triangle of ``M`` onto its lower triangle, in cache-sized tiles."""
-    P = M.shape[0]
-    for i0 in range(0, P, tile):
-        i1 = min(P, i0 + tile)
-        d = M[i0:i1, i0:i1]
-        lower = np.tril_indices(i1 - i0, -1)
-        d[lower] = d.T[lower]
-        for j0 in range(i1, P, tile):
-            j1 = min(P, j0 + tile)
-            M[j0:j1, i0:i1] = M[i0:i1, j0:j1].T
+def _mirror_view(M, rows: slice, cols: slice, shape4) -> np.ndarray:
+    """The block ``M[cols, rows]`` (the mirror of ``M[rows, cols]``) as a 4-d view indexed like
+    :func:`_block_view`: ``mirror[a, p, b, q]`` is the entry at row ``(b, q)``, column ``(a, p)``."""
+    n_a, n_p, n_b, n_q = shape4
+    return M[cols, rows].reshape((n_b, n_q, n_a, n_p), copy=False).transpose(2, 3, 0, 1)
 
 
 def bytes_per_sample(layer_sizes) -> int:
@@ -472,7 +550,6 @@ def hessian_gn_residual(
         ``workspace_bytes`` (measured by ``hessian-spectra bench``; BLAS's own buffers aside).
     progress : bool
         Show a tqdm progress bar over the (chunk, block) steps.
-
     Returns
     -------
     dict
@@ -503,6 +580,7 @@ def hessian_gn_residual(
     assembled = tuple(t for t in terms if not (derived_H and t == "H"))
     scale = 1.0 / N
     n_chunks = -(-N // chunk_size)
+    scratch = _Scratch()
     with tqdm(total=n_chunks * len(blocks), desc="Hessian blocks", unit="block", disable=not progress) as bar:
         for c0 in range(0, N, chunk_size):
             ch = _Chunk(
@@ -523,12 +601,10 @@ def hessian_gn_residual(
                 shape4 = (sizes[l] + 1, sizes[l + 1], sizes[m] + 1, sizes[m + 1])
                 rows, cols = slice(offsets[l], offsets[l + 1]), slice(offsets[m], offsets[m + 1])
                 views = {t: _block_view(out[t], rows, cols, shape4) for t in assembled}
-                _main_products(ch, l, m, plan, views, c0 > 0, scale, workspace_bytes)
-                if plan[3]:
-                    _cross_products(ch, l, m, [views[t] for t in plan[3]], scale, workspace_bytes)
+                mirrors = {t: _mirror_view(out[t], rows, cols, shape4) for t in assembled}
+                _assemble_block(scratch, ch, l, m, plan, views, mirrors, c0 > 0, scale, workspace_bytes)
                 bar.update()
-    for t in assembled:
-        _symmetrize_from_upper(out[t])
+            del ch  # before the next chunk's arrays exist
     if derived_H:  # G and R are exactly symmetric, so is their sum
         np.add(out["G"], out["R"], out=out["H"])
     return out
