@@ -47,17 +47,22 @@ Sagun et al. (2018, Eq. 2) is the split :math:`H = G + R`; :math:`R` here is the
 costs about :math:`N P^2` flops. Only the blocks :math:`l \le m` are computed, and in a diagonal
 block only the pairs :math:`a \le b` and, since its kernels are symmetric (entry :math:`(a,q,b,p)`
 equals :math:`(a,p,b,q)`), only the kernel columns :math:`p \le q`: a diagonal block costs a quarter
-of its dense product. The lower triangle is copied from the upper one, so every returned matrix is
-exactly symmetric. When ``G`` and ``R`` are both requested, ``H`` is their sum
-(no third product). Measured against autograd, JAX and PyTorch in ``docs/performance.md``.
+of its dense product. Each strip of a product is written, while it is in cache, both into its
+place in the upper triangle and, transposed tile by tile, into the mirrored place in the lower
+triangle, so every returned matrix is exactly symmetric without a separate symmetrization pass.
+When ``G`` and ``R`` are both requested, ``H`` is their sum (no third product). Measured against
+autograd, JAX and PyTorch in ``docs/performance.md``.
 
 **Memory.** The outputs (``8 P²`` bytes each) plus a workspace bounded by ``workspace_bytes``
 (default 256 MiB): the per-sample quantities of one chunk of samples and one strip of one
-block's product. The chunk size is chosen so that the per-sample arrays fit in half the workspace.
+block's product. The chunk size is chosen so that the per-sample arrays fit in half the workspace;
+the strip buffers (a quarter of it) are allocated once per call and reused by every strip, since
+fresh pages cost the kernel a zero-fill as large as the copies themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
@@ -71,7 +76,7 @@ from ..objective import Objective
 from . import TERMS, check_terms, register_engine
 
 #: Default bound on the engine's own working memory (bytes), on top of the output matrices.
-DEFAULT_WORKSPACE_BYTES = 256 * 2**20
+DEFAULT_WORKSPACE_BYTES = 512 * 2**20
 
 #: Target size (bytes) of one strip's products: large enough for an efficient GEMM, small enough
 #: to stay in cache while it is copied into place.
@@ -177,6 +182,39 @@ class _Chunk:
 
 
 # --------------------------------------------------------------------------------------------
+# The block products, and a way to list them
+# --------------------------------------------------------------------------------------------
+
+_product_log: list | None = None
+
+
+def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = a @ b``: every sample-sum product of the assembly goes through here."""
+    if _product_log is not None:
+        _product_log.append((a.shape, b.shape))
+    return np.matmul(a, b, out=out)
+
+
+@contextlib.contextmanager
+def recording_products():
+    """Within the ``with`` block, the shapes ``((m, k), (k, n))`` of every block product the engine
+    forms are appended to the yielded list. :mod:`hessian_spectra.bench` times the same products on
+    random operands: the engine's floor on the machine, and so the best ratio any overhead-free
+    implementation of this algorithm could reach."""
+    global _product_log
+    previous, _product_log = _product_log, []
+    try:
+        yield _product_log
+    finally:
+        _product_log = previous
+
+
+def product_flops(shapes) -> int:
+    """Flops of the products ``[((m, k), (k, n)), ...]``: ``Σ 2 m k n``."""
+    return sum(2 * a[0] * a[1] * b[1] for a, b in shapes)
+
+
+# --------------------------------------------------------------------------------------------
 # Scratch buffers reused by every strip and block of one call
 # --------------------------------------------------------------------------------------------
 
@@ -217,40 +255,47 @@ class _Scratch:
 # --------------------------------------------------------------------------------------------
 
 
-def _block_plan(terms, residual: str, off_diagonal: bool):
+def _block_plan(terms, residual: str, cross: str):
     """Products to form for a block and how each requested term is made of them.
 
     ``residual`` says what :math:`S_m` is in this block: ``"zero"``, ``"diag"`` (a diagonal block
     with diagonal :math:`S_m`, whose R part is the cheap product with the diagonal only) or
-    ``"full"``. Returns ``(kernels, combos, diag_targets, cross_targets)``:
+    ``"full"``. ``cross`` says how the block's cross term is formed: ``"none"`` (diagonal blocks),
+    ``"strip"`` (``m = l + 2``: as a product ``"X"`` with the same rows and columns as the main
+    ones, see :func:`_main_strip`) or ``"apart"`` (:func:`_cross_products`). Returns
+    ``(kernels, combos, diag_targets, cross_targets)``:
 
     - ``kernels``: the per-sample coefficient matrices to multiply, among ``"G"``
       (:math:`B_l^\\top A B_m`), ``"R"`` (:math:`T_{ml}^\\top S_m`) and ``"H"`` (their sum; used only
       when H alone is requested, so that it costs one product);
-    - ``combos[t]``: the kernels whose products add up to term ``t`` (H = G + R, when H is requested
-      with only one of G and R, is formed while the products are still in cache);
+    - ``combos[t]``: the products that add up to term ``t`` in a strip (kernels, and ``"X"``;
+      H = G + R, when H is requested with only one of G and R, is formed while they are in cache);
     - ``diag_targets``: terms that receive the diagonal-:math:`S_m` product;
-    - ``cross_targets``: terms that receive the cross term (R and H, off-diagonal blocks only).
+    - ``cross_targets``: terms that receive the cross term from :func:`_cross_products`.
     """
     wants = set(terms)
+    gets_cross = [t for t in terms if t in ("H", "R")] if cross != "none" else []
     if wants == {"H"} and residual == "full":
-        return ["H"], {"H": ["H"]}, [], ["H"] if off_diagonal else []
-    kernels = []
-    if wants & {"G", "H"}:
-        kernels.append("G")
-    if residual == "full" and wants & {"R", "H"}:
-        kernels.append("R")
-    combos = {}
-    for t in terms:
-        if t == "G":
-            combos[t] = ["G"]
-        elif t == "R":
-            combos[t] = ["R"] if residual == "full" else []
-        else:
-            combos[t] = ["G", "R"] if residual == "full" else ["G"]
+        kernels, combos = ["H"], {"H": ["H"]}
+    else:
+        kernels = []
+        if wants & {"G", "H"}:
+            kernels.append("G")
+        if residual == "full" and wants & {"R", "H"}:
+            kernels.append("R")
+        combos = {}
+        for t in terms:
+            if t == "G":
+                combos[t] = ["G"]
+            elif t == "R":
+                combos[t] = ["R"] if residual == "full" else []
+            else:
+                combos[t] = ["G", "R"] if residual == "full" else ["G"]
+    if cross == "strip":
+        for t in gets_cross:
+            combos[t] = [*combos[t], "X"]
     diag_targets = [t for t in terms if t in ("H", "R")] if residual == "diag" else []
-    cross_targets = [t for t in terms if t in ("H", "R")] if off_diagonal else []
-    return kernels, combos, diag_targets, cross_targets
+    return kernels, combos, diag_targets, gets_cross if cross == "apart" else []
 
 
 def _kernel_stack(scratch: _Scratch, ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
@@ -323,15 +368,9 @@ def _khatri_rao_rows(left_t, right_t, runs, out) -> np.ndarray:
     return out
 
 
-def _put(dest, src, accumulate: bool) -> None:
-    """``dest (+)= src`` for equal-shaped (strided) arrays."""
-    if accumulate:
-        np.add(dest, src, out=dest)
-    else:
-        np.copyto(dest, src)
-
-
-def _main_strip(scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accumulate, K, s_diag, strip):
+def _main_strip(
+    scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accumulate, K, s_diag, cross, strip
+):
     """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\tilde h_m[b] K_i[p,q]` for the pairs of one strip.
 
     One GEMM ``(ĥ_l ⊙ ĥ_m)ᵀ K`` (Khatri-Rao rows on the left, sample index inner) for the strip's
@@ -341,49 +380,66 @@ def _main_strip(scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accum
     diagonal block without the pair ``a = b``, whose tile is symmetric and already complete). H = G + R
     is formed there when H is assembled with only one of G and R. With a diagonal :math:`S_m`
     (``s_diag``), the entries ``(a, p, b, p)`` and their mirrors also receive ``(ĥ_l ⊙ ĥ_m)ᵀ s_diag``.
+
+    ``cross = (d_t, Y, W_t)`` (blocks with ``m = l + 2``) adds the cross term as a product ``"X"``
+    with the same rows and columns: :math:`E_{ml}[b,p] = \\sigma'(z_{m-1})[b]\\,W_m[p,b]\\,
+    \\sigma'(z_l)[p]`, so the term is :math:`W_m[p,b]\\sum_i (\\tilde h_l[a]\\sigma'(z_{m-1})[b])
+    (\\sigma'(z_l)[p]\\,g_m[q])/N`: the GEMM ``(ĥ_l ⊙ d)ᵀ Y`` scaled row by row by ``W_t[b] = W_m[:, b]``
+    (``d_t`` and ``W_t`` carry a zero row for the bias ``b = n_m``, which has no cross term).
     """
     kernels, combos, diag_targets, _ = plan
     size, runs = strip
-    np_, nq = ch.g[l].shape[1], ch.g[m].shape[1]
+    c, np_, nq = ch.n_samples, ch.g[l].shape[1], ch.g[m].shape[1]
     nk = len(kernels)
-    n_cols = K.shape[1] if kernels else 0
-    left, prod, full, prod_d = scratch.carve(
+    left, prod, full, prod_d, left_x, prod_x = scratch.carve(
         "strip",
-        (size, ch.n_samples),
-        (size, n_cols),
+        (size, c),
+        (size, K.shape[1] if kernels else 0),
         (size, nk, np_ * nq) if l == m else (0,),
         (size, np_) if diag_targets else (0,),
+        (size, c) if cross is not None else (0,),
+        (size, np_ * nq) if cross is not None else (0,),
     )
     _khatri_rao_rows(ch.ht_t[l], ch.ht_t[m], runs, left)
     # The runs of the mirror: on a diagonal block the pair a = b (first of its row) is left out.
     mirror_runs = [
         (a, b0 + 1, b1, k0 + 1) if l == m and b0 == a else (a, b0, b1, k0) for a, b0, b1, k0 in runs
     ]
+    products = {}
     if kernels:
-        index = {k: j for j, k in enumerate(kernels)}
-        np.matmul(left, K, out=prod)
+        _gemm(left, K, prod)
         if l == m:  # entry (a, q, b, p) equals (a, p, b, q): expand the columns p ≤ q to all (p, q)
             prod = np.take(prod.reshape(size, nk, -1), _triangle_expansion(np_), axis=2, out=full)
         prod = prod.reshape(size, nk, np_, nq)
-        for t, combo in combos.items():
-            if not combo:
-                continue
-            src = [prod[:, index[k]] for k in combo]
-            for dests, rr in ((views[t], runs), (mirrors[t], mirror_runs)):
-                for a, b0, b1, k0 in rr:
-                    if b1 == b0:
-                        continue
-                    dest = dests[a, :, b0:b1, :]
-                    part = [x[k0 : k0 + b1 - b0].transpose(1, 0, 2) for x in src]
-                    if len(part) == 1:
-                        _put(dest, part[0], accumulate)
-                    elif accumulate:
-                        dest += part[0]
-                        dest += part[1]
-                    else:
-                        np.add(part[0], part[1], out=dest)
+        products.update({k: prod[:, j] for j, k in enumerate(kernels)})
+    if cross is not None:
+        d_t, Y, W_t = cross
+        _khatri_rao_rows(ch.ht_t[l], d_t, runs, left_x)
+        cross_prod = _gemm(left_x, Y, prod_x).reshape(size, np_, nq)
+        for _, b0, b1, k0 in runs:
+            cross_prod[k0 : k0 + b1 - b0] *= W_t[b0:b1, :, None]
+        products["X"] = cross_prod
+    for t, combo in combos.items():
+        if not combo:
+            continue
+        src = [products[k] for k in combo]
+        for dests, rr in ((views[t], runs), (mirrors[t], mirror_runs)):
+            for a, b0, b1, k0 in rr:
+                if b1 == b0:
+                    continue
+                dest = dests[a, :, b0:b1, :]
+                part = [x[k0 : k0 + b1 - b0].transpose(1, 0, 2) for x in src]
+                if accumulate:
+                    for x in part:
+                        dest += x
+                elif len(part) == 1:
+                    np.copyto(dest, part[0])
+                else:
+                    np.add(part[0], part[1], out=dest)
+                    for x in part[2:]:
+                        dest += x
     if diag_targets:
-        np.matmul(left, s_diag, out=prod_d)  # the entries (a, p, b, p)
+        _gemm(left, s_diag, prod_d)  # the entries (a, p, b, p)
         for t in diag_targets:
             for dests, rr in ((views[t], runs), (mirrors[t], mirror_runs)):
                 diag = _pair_diagonal(dests)
@@ -402,26 +458,37 @@ def _triangle_expansion(n: int) -> np.ndarray:
 
 
 def _assemble_block(
-    scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accumulate, scale, workspace_bytes
+    scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accumulate, scale, workspace_bytes, layers
 ):
     """Add block ``(l, m)`` of one chunk of samples to the output views and their mirrors: the main
-    products (:func:`_main_strip`, strip by strip), then the cross term (:func:`_cross_products`)."""
-    kernels, _, diag_targets, cross_targets = plan
+    products (:func:`_main_strip`, strip by strip; with the cross term when ``m = l + 2``), then the
+    cross term of the other off-diagonal blocks (:func:`_cross_products`)."""
+    kernels, combos, diag_targets, cross_targets = plan
     c = ch.n_samples
     na, nb = ch.ht[l].shape[1], ch.ht[m].shape[1]
     np_, nq = ch.g[l].shape[1], ch.g[m].shape[1]
     symmetric = l == m
     n_cols = np_ * (np_ + 1) // 2 if symmetric else np_ * nq
     budget = min(_STRIP_PAIR_BYTES, workspace_bytes // 4)
-    if kernels or diag_targets:
+    in_strip_cross = any("X" in combo for combo in combos.values())
+    if kernels or diag_targets or in_strip_cross:
         K = _kernel_stack(scratch, ch, l, m, kernels, scale) if kernels else None
         s_diag = ch.S[m] * scale if diag_targets else None
+        cross = None
+        if in_strip_cross:  # m = l + 2 (see _main_strip)
+            d_t = np.zeros((nb, c))
+            d_t[:-1] = ch.d1[m - 1].T
+            W_t = np.zeros((nb, np_))
+            W_t[:-1] = layers[m - 1][0].T
+            cross = (d_t, (ch.d1[l][:, :, None] * (ch.g[m] * scale)[:, None, :]).reshape(c, np_ * nq), W_t)
         # Per pair of a strip: its left factor (c), its product (nk·n_cols, expanded to nk·np·nq on a
-        # diagonal block) and the diagonal-S product (np).
+        # diagonal block), the diagonal-S product (np) and the cross term's factor and product.
         nk = len(kernels)
         pair_bytes = 8 * (c + nk * (n_cols + (np_ * nq if symmetric else 0)) + np_)
+        if cross is not None:
+            pair_bytes += 8 * (c + np_ * nq)
         for strip in _pair_strips(na, nb, symmetric, max(1, budget // pair_bytes)):
-            _main_strip(scratch, ch, l, m, plan, views, mirrors, accumulate, K, s_diag, strip)
+            _main_strip(scratch, ch, l, m, plan, views, mirrors, accumulate, K, s_diag, cross, strip)
     if cross_targets:
         dests = [v[t] for t in cross_targets for v in (views, mirrors)]
         _cross_products(scratch, ch, l, m, dests, scale, budget)
@@ -447,7 +514,7 @@ def _cross_products(scratch: _Scratch, ch: _Chunk, l, m, dests, scale, budget) -
         for a0 in range(0, na, rows):
             a1 = min(na, a0 + rows)
             (prod,) = scratch.carve("strip", (a1 - a0, np_ * nq))
-            np.matmul(ch.ht_t[l][a0:a1], Y, out=prod)
+            _gemm(ch.ht_t[l][a0:a1], Y, prod)
             for d in diags:
                 d[a0:a1] += prod.reshape(a1 - a0, np_, nq)
         return
@@ -458,7 +525,7 @@ def _cross_products(scratch: _Scratch, ch: _Chunk, l, m, dests, scale, budget) -
     for size, runs in _pair_strips(na, nq, False, max(1, budget // (8 * (c + np_ * nb)))):
         right, prod = scratch.carve("strip", (size, c), (np_ * nb, size))
         _khatri_rao_rows(ch.ht_t[l], g_t, runs, right)
-        prod = np.matmul(Et.T, right.T, out=prod).reshape(np_, nb, size)
+        prod = _gemm(Et.T, right.T, prod).reshape(np_, nb, size)
         for d in dests:
             for a, q0, q1, k0 in runs:
                 d[a, :, :nb, q0:q1] += prod[:, :, k0 : k0 + q1 - q0]
@@ -554,7 +621,7 @@ def hessian_gn_residual(
     -------
     dict
         ``{term: P×P float64 array}`` in the order of ``terms``; C-contiguous, exactly symmetric
-        (the upper triangle is computed, the lower one copied from it).
+        (each entry of the upper triangle is computed once and written to both of its places).
     """
     params = objective.check_params(params)
     terms = check_terms(terms)
@@ -597,12 +664,15 @@ def hessian_gn_residual(
                     residual = "diag"
                 else:
                     residual = "full"
-                plan = _block_plan(assembled, residual, off_diagonal=l < m)
+                cross = "none" if l == m else "strip" if m == l + 2 else "apart"
+                plan = _block_plan(assembled, residual, cross)
                 shape4 = (sizes[l] + 1, sizes[l + 1], sizes[m] + 1, sizes[m + 1])
                 rows, cols = slice(offsets[l], offsets[l + 1]), slice(offsets[m], offsets[m + 1])
                 views = {t: _block_view(out[t], rows, cols, shape4) for t in assembled}
                 mirrors = {t: _mirror_view(out[t], rows, cols, shape4) for t in assembled}
-                _assemble_block(scratch, ch, l, m, plan, views, mirrors, c0 > 0, scale, workspace_bytes)
+                _assemble_block(
+                    scratch, ch, l, m, plan, views, mirrors, c0 > 0, scale, workspace_bytes, layers
+                )
                 bar.update()
             del ch  # before the next chunk's arrays exist
     if derived_H:  # G and R are exactly symmetric, so is their sum
