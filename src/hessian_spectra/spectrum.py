@@ -16,11 +16,10 @@ from ._checks import as_float_array, check_choice, check_positive_int
 
 DRIVERS = ("evd", "evr", "ev", "evx")
 
-#: Default eigh driver. For eigenvalues only, the drivers differ by less than 10 % at P = 4,000-5,500
-#: (all run the same Householder tridiagonalization, which dominates). In ``benchmarks/bench_hessian.py``
-#: on the 2-core reference machine (1 BLAS thread, medians of 3) ``evd`` was fastest in 3 of 4
-#: comparisons: P = 4,090: evd 4.25 s, evr 3.96 s, ev 3.96 s (and 4.54 / 5.52 / 4.57 s in an earlier
-#: run); P = 5,510: evd 10.2 s, evr 10.5 s, ev 10.7 s (16.8 / 22.6 / 18.8 s). See docs/performance.md.
+#: Default eigh driver. For eigenvalues only, the drivers differ by less than 3 % at P = 4,000-5,500
+#: (all run the same Householder tridiagonalization, which dominates). On the 2-core reference
+#: machine, drivers interleaved in random order, 5 repeats, medians: P = 4,090: evd 2.15 s, evr 2.19 s,
+#: ev 2.22 s; P = 5,510: evd 6.07 s, evr 6.06 s, ev 6.06 s. See docs/performance.md.
 DEFAULT_DRIVER = "evd"
 
 

@@ -54,7 +54,7 @@ When ``G`` and ``R`` are both requested, ``H`` is their sum (no third product). 
 autograd, JAX and PyTorch in ``docs/performance.md``.
 
 **Memory.** The outputs (``8 P²`` bytes each) plus a workspace bounded by ``workspace_bytes``
-(default 256 MiB): the per-sample quantities of one chunk of samples and one strip of one
+(default 512 MiB): the per-sample quantities of one chunk of samples and one strip of one
 block's product. The chunk size is chosen so that the per-sample arrays fit in half the workspace;
 the strip buffers (a quarter of it) are allocated once per call and reused by every strip, since
 fresh pages cost the kernel a zero-fill as large as the copies themselves.
@@ -611,7 +611,7 @@ def hessian_gn_residual(
         Samples per chunk. Default: as many as fit in half of ``workspace_bytes`` by
         :func:`bytes_per_sample` (all N = 1,000 samples of the paper's networks).
     workspace_bytes : int
-        Bound on the engine's own working memory besides the outputs, default 256 MiB: half for
+        Bound on the engine's own working memory besides the outputs, default 512 MiB: half for
         the per-sample arrays of one chunk, a quarter for one strip of one block's product and its
         left factor. **Peak memory** ≈ ``8 P² · len(terms)`` bytes (the outputs) + at most about
         ``workspace_bytes`` (measured by ``hessian-spectra bench``; BLAS's own buffers aside).
