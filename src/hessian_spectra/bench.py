@@ -108,6 +108,20 @@ TINY = Workload("tiny", 30, 5, (4, 3), 3, "tanh")
 # --------------------------------------------------------------------------------------------
 
 
+def _peer_logits(w, X, shapes, act):
+    """The MLP's logits with a peer library's arrays (JAX or PyTorch), reading the flat parameter
+    vector ``w`` in the layout of :mod:`hessian_spectra.mlp` (each ``W_l`` row-major, then ``b_l``)."""
+    h, off = X, 0
+    for l, ((n_in, n_out), _) in enumerate(shapes):
+        W = w[off : off + n_in * n_out].reshape(n_in, n_out)
+        off += n_in * n_out
+        b = w[off : off + n_out]
+        off += n_out
+        z = h @ W + b
+        h = act(z) if l < len(shapes) - 1 else z
+    return h
+
+
 def _jax_hessian(objective: Objective):
     """``(compiled, compile_seconds)``: ``jax.jit(jax.hessian(loss))`` compiled ahead of time."""
     import jax
@@ -127,14 +141,7 @@ def _jax_hessian(objective: Objective):
     C = objective.n_classes
 
     def loss(w):
-        h, off = X, 0
-        for l, ((n_in, n_out), _) in enumerate(shapes):
-            W = w[off : off + n_in * n_out].reshape(n_in, n_out)
-            off += n_in * n_out
-            b = w[off : off + n_out]
-            off += n_out
-            z = h @ W + b
-            h = act(z) if l < len(shapes) - 1 else z
+        h = _peer_logits(w, X, shapes, act)
         if objective.loss == "cross_entropy":
             return jnp.mean(jax.nn.logsumexp(h, axis=1) - h[jnp.arange(h.shape[0]), y])
         return 0.5 * jnp.mean(jnp.sum((h - jax.nn.one_hot(y, C, dtype=h.dtype)) ** 2, axis=1))
@@ -171,14 +178,7 @@ def _torch_hessian(objective: Objective, threads: int | None = None):
     C = objective.n_classes
 
     def loss(w):
-        h, off = X, 0
-        for l, ((n_in, n_out), _) in enumerate(shapes):
-            W = w[off : off + n_in * n_out].reshape(n_in, n_out)
-            off += n_in * n_out
-            b = w[off : off + n_out]
-            off += n_out
-            z = h @ W + b
-            h = act(z) if l < len(shapes) - 1 else z
+        h = _peer_logits(w, X, shapes, act)
         if objective.loss == "cross_entropy":
             return torch.nn.functional.cross_entropy(h, y)
         target = torch.nn.functional.one_hot(y, C).to(h.dtype)

@@ -23,42 +23,33 @@ also writes ``<out>/summary.md`` and ``summary.json`` (see :mod:`._runner`).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
 import traceback
 
-from . import (
-    e01_init_vs_trained,
-    e02_cluster_sweep,
-    e03_width_sweep,
-    e04_real_vs_random,
-    e05_separability,
-    e06_random_inits,
-    e07_small_vs_large_batch,
-    e08_two_phase,
-    e09_negative_eigenvalues,
-    e10_random_matrix,
-    e11_class_structure,
-)
 from ._runner import Experiment, run_experiment, write_summary
+
+#: The experiment modules, in the order ``reproduce all`` runs them.
+_MODULES = (
+    "e01_init_vs_trained",
+    "e02_cluster_sweep",
+    "e03_width_sweep",
+    "e04_real_vs_random",
+    "e05_separability",
+    "e06_random_inits",
+    "e07_small_vs_large_batch",
+    "e08_two_phase",
+    "e09_negative_eigenvalues",
+    "e10_random_matrix",
+    "e11_class_structure",
+)
 
 #: The registry: id -> :class:`Experiment`, in the order ``reproduce all`` runs them.
 EXPERIMENTS: dict[str, Experiment] = {
     m.EXPERIMENT.id: m.EXPERIMENT
-    for m in (
-        e01_init_vs_trained,
-        e02_cluster_sweep,
-        e03_width_sweep,
-        e04_real_vs_random,
-        e05_separability,
-        e06_random_inits,
-        e07_small_vs_large_batch,
-        e08_two_phase,
-        e09_negative_eigenvalues,
-        e10_random_matrix,
-        e11_class_structure,
-    )
+    for m in (importlib.import_module(f".{name}", __name__) for name in _MODULES)
 }
 
 
