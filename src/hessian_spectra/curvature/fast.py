@@ -39,7 +39,9 @@ with :math:`E_{ml} = \partial h_m/\partial z_l = \operatorname{diag}\sigma'(z_{m
 ``(ĥ_l ⊙ ĥ_m)ᵀ @ K`` with the Khatri-Rao rows :math:`\tilde h_l[a]\tilde h_m[b]` on the left
 and the per-sample coefficient matrices :math:`K_i[p, q]` on the right, sample index inner;
 the cross term is a second GEMM (``(ĥ_l ⊙ g_m)ᵀ @ E``), which collapses to an
-:math:`n_l`-times smaller one when :math:`m = l+1` because then :math:`E = D'_l` is diagonal.
+:math:`n_l`-times smaller one when :math:`m = l+1` because then :math:`E = D'_l` is diagonal, and
+which for :math:`m = l+2` has the main product's rows and columns (:math:`E_{l+2,l}[b,p] =
+\sigma'(z_{l+1})[b]\,W_{l+1}[p,b]\,\sigma'(z_l)[p]`), so it is formed in the same strips.
 Sagun et al. (2018, Eq. 2) is the split :math:`H = G + R`; :math:`R` here is their
 :math:`\frac1N\sum_{i,c} r_{ic}\nabla^2 f_{ic}` written out layer by layer.
 
