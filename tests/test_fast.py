@@ -271,7 +271,9 @@ def test_bench_command_runs_on_the_tiny_workload(tmp_path, monkeypatch, capsys):
     assert set(routes) == {"fast H+G+R", "fast H", "autograd.hessian"}
     assert routes["autograd.hessian"]["max_rel_diff_H"] <= 1e-12
     assert all(len(r["times"]) >= 1 and r["median"] > 0 for r in routes.values())
-    assert set(result["eigh"]["drivers"]) == {"evd", "evr", "ev"}
+    two_stage = {hs.spectrum.TWO_STAGE} if hs.spectrum.two_stage_available() else set()
+    assert set(result["eigh"]["drivers"]) == {"evd", "evr", "ev"} | two_stage
+    assert result["eigh"]["default"] == hs.spectrum.DEFAULT_DRIVER
     mem = result["memory"]
     assert mem["outputs"] == 3 * 8 * result["n_params"] ** 2
     assert 0 <= mem["workspace"] <= mem["workspace_bound"]

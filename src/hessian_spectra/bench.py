@@ -7,8 +7,9 @@ process and on the same data and parameters:
 - the closed-form engine (:mod:`hessian_spectra.curvature.fast`) for H alone and for H, G and R together;
 - when the ``bench`` extra is installed: ``jax.hessian`` under ``jax.jit`` (compiled ahead of time,
   the compile time reported apart, then timed warm) and ``torch.func.hessian``, both in float64;
-- ``scipy.linalg.eigh`` (eigenvalues only) with each LAPACK driver, and the share of a full
-  "H + spectrum" run spent in it;
+- ``scipy.linalg.eigh`` (eigenvalues only) with each LAPACK driver and LAPACK's two-stage
+  ``dsyevd_2stage`` (:data:`hessian_spectra.spectrum.TWO_STAGE`), and the share of a full
+  "H + spectrum" run spent in the default one;
 - the engine's peak memory, in a fresh subprocess: ``tracemalloc``'s peak (NumPy's own buffers) and
   the growth of the peak resident set (``VmHWM``, the whole process, BLAS buffers included) over the
   engine call.
@@ -489,7 +490,8 @@ def run_workload(
 
     if eigh:
         timings = {}
-        for driver in DRIVERS:
+        drivers = (*DRIVERS, spectrum.TWO_STAGE) if spectrum.two_stage_available() else DRIVERS
+        for driver in drivers:
             _, t, _ = _time(lambda d=driver: spectrum.eigenvalues(H_fast, driver=d), slow_repeats)
             timings[driver] = {"median": float(np.median(t)), "times": t}
         best = min(timings, key=lambda d: timings[d]["median"])

@@ -1,6 +1,7 @@
 r"""Eigenvalues of dense symmetric matrices and what S18 reads off them.
 
-- :func:`eigenvalues` / :func:`eigh`: ``scipy.linalg.eigh`` (ascending order).
+- :func:`eigenvalues` / :func:`eigh`: ascending eigenvalues by ``scipy.linalg.eigh`` or, for
+  eigenvalues only, LAPACK's two-stage ``dsyevd_2stage`` (faster at the sizes of this package).
 - Outlier counts by S18's three rules (Table 1): the largest consecutive gap, the largest
   consecutive ratio and an elbow threshold (:func:`outlier_counts`).
 - The number of eigenvalues that are zero to working precision (:func:`zero_tolerance`,
@@ -9,18 +10,76 @@ r"""Eigenvalues of dense symmetric matrices and what S18 reads off them.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+
 import numpy as np
 import scipy.linalg
 
 from ._checks import as_float_array, check_choice, check_positive_int
 
+#: ``scipy.linalg.eigh`` drivers, and :data:`TWO_STAGE` (eigenvalues only).
 DRIVERS = ("evd", "evr", "ev", "evx")
+#: LAPACK's two-stage reduction to tridiagonal form (``dsyevd_2stage``, LAPACK 3.7): the matrix is
+#: first reduced to a band by blocked, matrix-matrix operations, then the band to tridiagonal form,
+#: instead of the one-stage Householder reduction whose matrix-vector half bounds the other drivers.
+#: Eigenvalues only. SciPy does not wrap it; it is called from the OpenBLAS that NumPy's and SciPy's
+#: wheels bundle (:func:`two_stage_available`).
+TWO_STAGE = "evd_2stage"
 
-#: Default eigh driver. For eigenvalues only, the drivers differ by less than 3 % at P = 4,000-5,500
-#: (all run the same Householder tridiagonalization, which dominates). On the 2-core reference
-#: machine, drivers interleaved in random order, 5 repeats, medians: P = 4,090: evd 2.15 s, evr 2.19 s,
-#: ev 2.22 s; P = 5,510: evd 6.07 s, evr 6.06 s, ev 6.06 s. See docs/performance.md.
-DEFAULT_DRIVER = "evd"
+
+@functools.lru_cache(maxsize=1)
+def _two_stage_routine():
+    """``(LAPACKE_dsyevd_2stage, its integer type)`` from a bundled OpenBLAS, or ``None``.
+
+    Looks in the ``numpy.libs`` and ``scipy.libs`` folders of the installed wheels for the
+    ``scipy_openblas`` libraries and their LAPACKE entry point: ``…dsyevd_2stage64_`` (64-bit
+    integers, NumPy's build) or ``…dsyevd_2stage`` (32-bit, SciPy's build).
+    """
+    import glob
+    import importlib
+
+    for package in ("numpy", "scipy"):
+        root = os.path.dirname(os.path.dirname(importlib.import_module(package).__file__))
+        for path in sorted(glob.glob(os.path.join(root, f"{package}.libs", "libscipy_openblas*.so*"))):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:  # pragma: no cover - a library that does not load here
+                continue
+            for symbol, int_type in (
+                ("scipy_LAPACKE_dsyevd_2stage64_", ctypes.c_int64),
+                ("scipy_LAPACKE_dsyevd_2stage", ctypes.c_int32),
+            ):
+                routine = getattr(lib, symbol, None)
+                if routine is None:
+                    continue
+                routine.restype = int_type
+                routine.argtypes = [
+                    ctypes.c_int,  # matrix layout
+                    ctypes.c_char,  # jobz
+                    ctypes.c_char,  # uplo
+                    int_type,  # n
+                    ctypes.c_void_p,  # a
+                    int_type,  # lda
+                    ctypes.c_void_p,  # w
+                ]
+                return routine, int_type
+    return None
+
+
+def two_stage_available() -> bool:
+    """Whether the :data:`TWO_STAGE` driver can be used in this installation."""
+    return _two_stage_routine() is not None
+
+
+#: Default driver of :func:`eigenvalues`: :data:`TWO_STAGE` where available, else ``"evd"``. On the
+#: 2-core reference machine (eigenvalues of the engine's H, medians): P = 4,090: evd_2stage 1.75 s,
+#: evd 2.15 s, evr 2.19 s, ev 2.22 s; P = 5,510: evd_2stage 4.1 s, evd 6.07 s, evr 6.06 s,
+#: ev 6.06 s; the one-stage drivers differ by less than 3 % (see docs/performance.md).
+DEFAULT_DRIVER = TWO_STAGE if two_stage_available() else "evd"
+#: Default driver of :func:`eigh` (eigenvectors too; the two-stage routine has no vectors).
+DEFAULT_VECTORS_DRIVER = "evd"
 
 
 def _check_symmetric(name: str, M) -> np.ndarray:
@@ -31,16 +90,35 @@ def _check_symmetric(name: str, M) -> np.ndarray:
 
 
 def eigenvalues(M, driver: str = DEFAULT_DRIVER) -> np.ndarray:
-    """Eigenvalues of the symmetric matrix ``M`` in ascending order (``scipy.linalg.eigh``).
+    """Eigenvalues of the symmetric matrix ``M`` in ascending order.
 
-    Only the lower triangle is read, as LAPACK does.
+    ``driver`` is one of :data:`DRIVERS` (``scipy.linalg.eigh``) or :data:`TWO_STAGE`. Only the
+    lower triangle is read, as LAPACK does; ``M`` is not modified.
     """
     M = _check_symmetric("M", M)
-    check_choice("driver", driver, DRIVERS)
-    return scipy.linalg.eigh(M, eigvals_only=True, driver=driver, check_finite=False)
+    check_choice("driver", driver, (*DRIVERS, TWO_STAGE))
+    if driver != TWO_STAGE:
+        return scipy.linalg.eigh(M, eigvals_only=True, driver=driver, check_finite=False)
+    found = _two_stage_routine()
+    if found is None:
+        raise ValueError(
+            f"driver {TWO_STAGE!r} needs the OpenBLAS bundled with NumPy's or SciPy's wheels, which "
+            f"was not found here; use one of {DRIVERS}"
+        )
+    routine, int_type = found
+    n = M.shape[0]
+    if n == 0:
+        return np.empty(0)
+    # A Fortran-ordered copy (LAPACK overwrites it); for a symmetric matrix its lower triangle is M's.
+    a = np.array(M, dtype=np.float64, order="F", copy=True)
+    w = np.empty(n)
+    info = routine(102, b"N", b"L", int_type(n), a.ctypes.data, int_type(n), w.ctypes.data)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dsyevd_2stage failed (info = {info}) on a {n}×{n} matrix")
+    return w
 
 
-def eigh(M, driver: str = DEFAULT_DRIVER) -> tuple[np.ndarray, np.ndarray]:
+def eigh(M, driver: str = DEFAULT_VECTORS_DRIVER) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (ascending) and orthonormal eigenvectors (columns) of the symmetric ``M``."""
     M = _check_symmetric("M", M)
     check_choice("driver", driver, DRIVERS)
