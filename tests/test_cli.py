@@ -109,6 +109,27 @@ def test_hessian_at_init_and_no_eigvals(tmp_path):
         assert "eigvals_H" not in f.files and "H" in f.files
 
 
+def test_hessian_eigenvalue_driver_option(tmp_path):
+    """``--driver`` offers exactly the library's drivers (scipy's and the two-stage one); the
+    two-stage eigenvalues of the saved H equal numpy's ``eigvalsh`` of the same H to 1e-12 of the
+    largest."""
+    from hessian_spectra import spectrum
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["hessian"]
+    driver = next(a for a in sub._actions if a.dest == "driver")
+    assert tuple(driver.choices) == (*spectrum.DRIVERS, spectrum.TWO_STAGE)
+    assert driver.default == spectrum.DEFAULT_DRIVER
+    if not spectrum.two_stage_available():
+        pytest.skip("no bundled OpenBLAS with dsyevd_2stage here")
+    run = _train(tmp_path)
+    out = tmp_path / "h2.npz"
+    assert cli.main(["hessian", str(run), "--out", str(out), "--driver", "evd_2stage"]) == 0
+    with np.load(out) as f:
+        ref = np.linalg.eigvalsh(f["H"])
+        np.testing.assert_allclose(f["eigvals_H"], ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
 def test_run_file_contents(tmp_path):
     """The run file holds data, layer sizes, both parameter vectors and the history."""
     run = _train(tmp_path, "--test-samples", "10")
@@ -143,7 +164,7 @@ def test_help_documents_every_option():
     """`--help` of each subcommand lists its options with their defaults."""
     for sub, opts in [
         ("train", ["--data", "--classes", "--hidden", "--lr", "--optimizer", "--batch-size"]),
-        ("hessian", ["--out", "--engine", "--decompose", "--no-eigvals", "--top-k"]),
+        ("hessian", ["--out", "--engine", "--decompose", "--no-eigvals", "--top-k", "--driver"]),
     ]:
         out = subprocess.run(
             [sys.executable, "-m", "hessian_spectra.cli", sub, "--help"],

@@ -243,6 +243,14 @@ def _add_hessian(sub) -> None:
         help="also G, R, their eigenvalues, and the class-mean eigenvalues (cross-entropy)",
     )
     p.add_argument("--no-eigvals", action="store_true", help="save the matrices without diagonalizing")
+    p.add_argument(
+        "--driver",
+        choices=("evd", "evr", "ev", "evx", "evd_2stage"),
+        default="evd",
+        help="eigenvalue driver: scipy.linalg.eigh's evd (default), evr, ev, evx, or LAPACK's two-stage "
+        "evd_2stage (eigenvalues only; 1.2-1.7x faster at P = 4,000-5,500, where NumPy's or SciPy's "
+        "wheels bundle it)",
+    )
     p.add_argument("--at-init", action="store_true", help="use the run's initial parameters")
     p.add_argument(
         "--top-k",
@@ -298,7 +306,7 @@ def cmd_hessian(args) -> int:
     if not args.no_eigvals:
         t0 = time.perf_counter()
         for t in terms:
-            out[f"eigvals_{t}"] = spectrum.eigenvalues(mats[t])
+            out[f"eigvals_{t}"] = spectrum.eigenvalues(mats[t], args.driver)
         msg += f"; eigenvalues in {time.perf_counter() - t0:.2f} s"
         if args.decompose and objective.loss == "cross_entropy":
             from .curvature import decomposition

@@ -73,11 +73,12 @@ def two_stage_available() -> bool:
     return _two_stage_routine() is not None
 
 
-#: Default driver of :func:`eigenvalues`: :data:`TWO_STAGE` where available, else ``"evd"``. On the
-#: 2-core reference machine (eigenvalues of the engine's H, medians): P = 4,090: evd_2stage 1.75 s,
-#: evd 2.15 s, evr 2.19 s, ev 2.22 s; P = 5,510: evd_2stage 4.1 s, evd 6.07 s, evr 6.06 s,
-#: ev 6.06 s; the one-stage drivers differ by less than 3 % (see docs/performance.md).
-DEFAULT_DRIVER = TWO_STAGE if two_stage_available() else "evd"
+#: Default driver of :func:`eigenvalues`: ``scipy.linalg.eigh``'s ``"evd"``. For eigenvalues only the
+#: one-stage drivers differ by less than 3 % at P = 4,000-5,500 (all run the same Householder
+#: tridiagonalization, which dominates); :data:`TWO_STAGE` is 1.2-1.7× faster there but is not
+#: SciPy's own routine, so it is opt-in. Medians on the 2-core reference machine, drivers
+#: interleaved: see docs/performance.md.
+DEFAULT_DRIVER = "evd"
 #: Default driver of :func:`eigh` (eigenvectors too; the two-stage routine has no vectors).
 DEFAULT_VECTORS_DRIVER = "evd"
 
