@@ -384,9 +384,10 @@ def _main_strip(
     (``s_diag``), the entries ``(a, p, b, p)`` and their mirrors also receive ``(ĥ_l ⊙ ĥ_m)ᵀ s_diag``.
 
     ``cross = (d_t, Y, W_t)`` (blocks with ``m = l + 2``) adds the cross term as a product ``"X"``
-    with the same rows and columns: :math:`E_{ml}[b,p] = \\sigma'(z_{m-1})[b]\\,W_m[p,b]\\,
-    \\sigma'(z_l)[p]`, so the term is :math:`W_m[p,b]\\sum_i (\\tilde h_l[a]\\sigma'(z_{m-1})[b])
-    (\\sigma'(z_l)[p]\\,g_m[q])/N`: the GEMM ``(ĥ_l ⊙ d)ᵀ Y`` scaled row by row by ``W_t[b] = W_m[:, b]``
+    with the same rows and columns: :math:`E_{ml}[b,p] = \\sigma'(z_{m-1})[b]\\,W_{m-1}[p,b]\\,
+    \\sigma'(z_l)[p]`, so the term is :math:`W_{m-1}[p,b]\\sum_i (\\tilde h_l[a]\\sigma'(z_{m-1})[b])
+    (\\sigma'(z_l)[p]\\,g_m[q])/N`: the GEMM ``(ĥ_l ⊙ d)ᵀ Y`` scaled row by row by
+    ``W_t[b] = W_{m-1}[:, b]``
     (``d_t`` and ``W_t`` carry a zero row for the bias ``b = n_m``, which has no cross term).
     """
     kernels, combos, diag_targets, _ = plan
