@@ -248,8 +248,8 @@ def _add_hessian(sub) -> None:
         choices=("evd", "evr", "ev", "evx", "evd_2stage"),
         default="evd",
         help="eigenvalue driver: scipy.linalg.eigh's evd (default), evr, ev, evx, or LAPACK's two-stage "
-        "evd_2stage (eigenvalues only; 1.2-1.7x faster at P = 4,000-5,500, where NumPy's or SciPy's "
-        "wheels bundle it)",
+        "evd_2stage (eigenvalues only; 1.2-1.7x faster at P = 4,000-5,500, slower below P = 3,000; "
+        "where NumPy's or SciPy's wheels bundle it)",
     )
     p.add_argument("--at-init", action="store_true", help="use the run's initial parameters")
     p.add_argument(

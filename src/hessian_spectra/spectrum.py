@@ -75,9 +75,9 @@ def two_stage_available() -> bool:
 
 #: Default driver of :func:`eigenvalues`: ``scipy.linalg.eigh``'s ``"evd"``. For eigenvalues only the
 #: one-stage drivers differ by less than 3 % at P = 4,000-5,500 (all run the same Householder
-#: tridiagonalization, which dominates); :data:`TWO_STAGE` is 1.2-1.7× faster there but is not
-#: SciPy's own routine, so it is opt-in. Medians on the 2-core reference machine, drivers
-#: interleaved: see docs/performance.md.
+#: tridiagonalization, which dominates); :data:`TWO_STAGE` is 1.2-1.7× faster there (slower below
+#: P ≈ 3,000) but is not SciPy's own routine, so it is opt-in. Medians on the 2-core reference
+#: machine, drivers interleaved: see docs/performance.md.
 DEFAULT_DRIVER = "evd"
 #: Default driver of :func:`eigh` (eigenvectors too; the two-stage routine has no vectors).
 DEFAULT_VECTORS_DRIVER = "evd"
