@@ -65,6 +65,7 @@ fresh pages cost the kernel a zero-fill as large as the copies themselves.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Sequence
 
@@ -169,6 +170,11 @@ class _Chunk:
         """Per-sample :math:`B_l^\\top A B_m`, shape ``(c, n_{l+1}, n_{m+1})``."""
         L = len(self.g)
         return self.AB[m] if l == L - 1 else self.Tt[L - 1, l] @ self.AB[m]
+
+    def cross_factor(self, l, m, scale):
+        """Per-sample :math:`\\sigma'(z_l)[p]\\, g_m[q] \\cdot` ``scale``, shape ``(c, n_{l+1} n_{m+1})``: the
+        right factor of the cross term of the blocks ``m = l + 1`` and ``m = l + 2``."""
+        return (self.d1[l][:, :, None] * (self.g[m] * scale)[:, None, :]).reshape(self.n_samples, -1)
 
     def kernel_R(self, l, m):
         """Per-sample :math:`T_{ml}^\\top S_m` as a dense ``(c, n_{l+1}, n_{m+1})`` array."""
@@ -450,6 +456,7 @@ def _main_strip(
                     diag[a, b0:b1] += prod_d[k0 : k0 + b1 - b0]
 
 
+@functools.lru_cache(maxsize=32)
 def _triangle_expansion(n: int) -> np.ndarray:
     """Index array mapping each ``(p, q)`` of an ``n × n`` matrix (row-major) to the position of
     ``(min(p, q), max(p, q))`` among the upper-triangle entries (row-major, as ``np.triu_indices``)."""
@@ -457,7 +464,9 @@ def _triangle_expansion(n: int) -> np.ndarray:
     iu = np.triu_indices(n)
     tri[iu] = np.arange(iu[0].size)
     tri.T[iu] = np.arange(iu[0].size)
-    return tri.ravel()
+    tri = tri.ravel()
+    tri.flags.writeable = False  # shared by every strip of every call (cached)
+    return tri
 
 
 def _assemble_block(
@@ -483,7 +492,7 @@ def _assemble_block(
             d_t[:-1] = ch.d1[m - 1].T
             W_t = np.zeros((nb, np_))
             W_t[:-1] = layers[m - 1][0].T
-            cross = (d_t, (ch.d1[l][:, :, None] * (ch.g[m] * scale)[:, None, :]).reshape(c, np_ * nq), W_t)
+            cross = (d_t, ch.cross_factor(l, m, scale), W_t)
         # Per pair of a strip: its left factor (c), its product (nk·n_cols, expanded to nk·np·nq on a
         # diagonal block), the diagonal-S product (np) and the cross term's factor and product.
         nk = len(kernels)
@@ -502,11 +511,10 @@ def _cross_products(scratch: _Scratch, ch: _Chunk, l, m, dests, scale, budget) -
     c = ch.n_samples
     hl = ch.ht[l]
     na = hl.shape[1]
-    gm = ch.g[m] * scale
-    np_, nq = ch.g[l].shape[1], gm.shape[1]
+    np_, nq = ch.g[l].shape[1], ch.g[m].shape[1]
     if m == l + 1:
         # E_{l+1,l} = diag σ′(z_l): only b = p survives, a product n_l + 1 times smaller.
-        Y = (ch.d1[l][:, :, None] * gm[:, None, :]).reshape(c, np_ * nq)
+        Y = ch.cross_factor(l, m, scale)
         rows = max(1, budget // (8 * (np_ * nq + c)))
         diags = [  # D[a, p, q] = d[a, p, p, q]
             np.lib.stride_tricks.as_strided(
@@ -516,14 +524,14 @@ def _cross_products(scratch: _Scratch, ch: _Chunk, l, m, dests, scale, budget) -
         ]
         for a0 in range(0, na, rows):
             a1 = min(na, a0 + rows)
-            (prod,) = scratch.carve("strip", (a1 - a0, np_ * nq))
+            prod = scratch.get("strip", (a1 - a0, np_ * nq))
             _gemm(ch.ht_t[l][a0:a1], Y, prod)
             for d in diags:
                 d[a0:a1] += prod.reshape(a1 - a0, np_, nq)
         return
     nb = ch.g[m - 1].shape[1]  # n_m; the bias row of W̃_m has no cross term
     Et = (ch.Tt[m - 1, l] * ch.d1[m - 1][:, None, :]).reshape(c, np_ * nb)  # E_{ml}ᵀ[i, p, b]
-    g_t = np.ascontiguousarray(gm.T)
+    g_t = np.ascontiguousarray((ch.g[m] * scale).T)
     # Columns (a, q) of the right factor, whole rows a at a time where they fit.
     for size, runs in _pair_strips(na, nq, False, max(1, budget // (8 * (c + np_ * nb)))):
         right, prod = scratch.carve("strip", (size, c), (np_ * nb, size))
