@@ -146,18 +146,27 @@ def param_slices(layer_sizes: Sequence[int]) -> list[tuple[slice, slice]]:
 def unflatten(params, layer_sizes: Sequence[int]) -> list[tuple]:
     """Split the flat vector into ``[(W_1, b_1), ..., (W_L, b_L)]``.
 
-    For a NumPy array the pieces are views (no copy); inside autograd they are traced slices.
+    ``params`` of shape ``(P,)`` gives ``W_l`` of shape ``(n_{l-1}, n_l)`` and ``b_l`` of shape
+    ``(n_l,)``. A stack of parameter vectors, shape ``(..., P)``, gives ``W_l`` of shape
+    ``(..., n_{l-1}, n_l)`` and ``b_l`` of shape ``(..., 1, n_l)``, so that ``h @ W_l + b_l`` applies
+    each network of the stack to inputs ``h`` of shape ``(..., N, n_{l-1})``. For a NumPy array the
+    pieces are views (no copy); inside autograd they are traced slices. Only slicing and
+    ``.reshape`` are used, so JAX and PyTorch arrays work too.
     """
     sizes = check_layer_sizes(layer_sizes)
     expected = n_params(sizes)
-    if np.shape(params) != (expected,):
+    shape = tuple(np.shape(params))
+    if not shape or shape[-1] != expected:
         raise ValueError(
-            f"params must be a flat vector of length {expected} for layer sizes {sizes}; "
-            f"got shape {np.shape(params)}"
+            f"params must be a flat vector of length {expected} for layer sizes {sizes} (or a stack "
+            f"of them, shape (..., {expected})); got shape {shape}"
         )
+    batch = shape[:-1]
     layers = []
     for (w_sl, b_sl), ((n_in, n_out), _) in zip(param_slices(sizes), layer_shapes(sizes), strict=True):
-        layers.append((anp.reshape(params[w_sl], (n_in, n_out)), params[b_sl]))
+        W = params[..., w_sl].reshape((*batch, n_in, n_out))
+        b = params[..., b_sl]
+        layers.append((W, b.reshape((*batch, 1, n_out)) if batch else b))
     return layers
 
 
@@ -219,34 +228,117 @@ def init_params(
 # --------------------------------------------------------------------------------------------
 
 
-def forward(params, X, layer_sizes: Sequence[int], activation: str = "relu"):
-    """Logits :math:`f(w, X) = z_L` of the network for inputs ``X`` of shape ``(N, n_0)``.
+def _elementwise(activation) -> Callable:
+    """σ itself, from a registered name or a callable (e.g. ``jax.numpy.tanh`` for a peer library)."""
+    return activation if callable(activation) else get_activation(activation).fn
 
-    Differentiable by autograd with respect to ``params`` (and ``X``).
+
+def _layers(params, X, layer_sizes: Sequence[int], sigma: Callable):
+    r"""Yield ``(h_{l-1}, z_l)`` for ``l = 1..L``: the one place the layers are applied.
+
+    :math:`z_l = h_{l-1} W_l + b_l` with :math:`h_0 = X` and :math:`h_l = \sigma(z_l)` (module
+    docstring); written with ``@``, ``+`` and ``.reshape`` only, for NumPy, autograd, JAX and PyTorch
+    arrays alike, and for a stack of parameter vectors (see :func:`unflatten`).
     """
-    act = get_activation(activation).fn
     layers = unflatten(params, layer_sizes)
     h = X
     for l, (W, b) in enumerate(layers):
-        z = anp.dot(h, W) + b
-        h = act(z) if l < len(layers) - 1 else z
-    return h
+        z = h @ W + b
+        yield h, z
+        if l < len(layers) - 1:
+            h = sigma(z)
+
+
+def forward(params, X, layer_sizes: Sequence[int], activation="relu"):
+    """Logits :math:`f(w, X) = z_L` of the network for inputs ``X`` of shape ``(N, n_0)``.
+
+    Differentiable by autograd with respect to ``params`` (and ``X``). ``activation`` is a name of
+    :data:`ACTIVATIONS` or an elementwise callable. ``params`` may be a stack ``(..., P)`` of
+    parameter vectors, one network each (:func:`unflatten`): ``X`` of shape ``(N, n_0)`` then gives
+    logits ``(..., N, C)``, and per-sample parameters ``(N, P)`` with ``X[:, None, :]`` give each
+    sample its own network (the per-example-gradient layout of
+    :func:`hessian_spectra.curvature.jacobians.per_sample_jacobians`).
+    """
+    for _, z in _layers(params, X, layer_sizes, _elementwise(activation)):
+        pass
+    return z
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    r"""Every per-sample quantity of one forward pass, for the closed-form routes (plain NumPy).
+
+    Attributes
+    ----------
+    layers : ``[(W_1, b_1), ..., (W_L, b_L)]`` (:func:`unflatten`).
+    zs : pre-activations ``[z_1, ..., z_L]``, each ``(..., N, n_l)``; ``zs[-1]`` are the logits.
+    hs : layer inputs ``[h_0 = X, h_1, ..., h_{L-1}]``, :math:`h_l = \sigma(z_l)`.
+    d1 : :math:`\sigma'(z_l)` for the hidden layers ``l = 1..L-1``.
+    activation : the :class:`Activation`.
+    """
+
+    layers: list
+    zs: list
+    hs: list
+    d1: list
+    activation: Activation
+
+    @property
+    def logits(self) -> np.ndarray:
+        """:math:`f = z_L`."""
+        return self.zs[-1]
+
+    def d2(self) -> list:
+        r""":math:`\sigma''(z_l)` for the hidden layers (computed on request)."""
+        return [self.activation.d2(z) for z in self.zs[:-1]]
+
+    def backward(self, cotangent) -> list:
+        r"""Error signals :math:`\delta_l = \partial (u^\top f)/\partial z_l`, ``l = 1..L``, for ``u = cotangent``.
+
+        Backpropagation (Rumelhart et al., 1986): :math:`\delta_L = u`,
+        :math:`\delta_l = (\delta_{l+1} W_{l+1}^\top) \odot \sigma'(z_l)`. ``cotangent`` has the shape
+        of the logits ``(..., N, C)``, with any number of extra leading axes that broadcast against
+        them: ``u = r/N`` gives the loss gradient's signals, and a stack of C one-hot cotangents
+        ``(C, N, C)`` gives :math:`B_l = \partial f/\partial z_l` for every sample (the Jacobians).
+        """
+        deltas = [np.asarray(cotangent, dtype=np.float64)]
+        for l in range(len(self.layers) - 1, 0, -1):
+            W = self.layers[l][0]
+            deltas.append((deltas[-1] @ np.swapaxes(W, -1, -2)) * self.d1[l - 1])
+        return deltas[::-1]
+
+    def parameter_gradient(self, deltas) -> np.ndarray:
+        r""":math:`\nabla_w (u^\top f)`, summed over samples, from the signals of :meth:`backward`.
+
+        :math:`\partial/\partial W_l = h_{l-1}^\top \delta_l`, :math:`\partial/\partial b_l = \sum_i
+        \delta_{l,i}`, concatenated in the flat layout; shape ``(..., P)`` for signals ``(..., N, n_l)``.
+        """
+        pieces = []
+        for h, delta in zip(self.hs, deltas, strict=True):
+            dW = np.swapaxes(h, -1, -2) @ delta
+            pieces += [dW.reshape((*dW.shape[:-2], -1)), delta.sum(axis=-2)]
+        return np.concatenate(pieces, axis=-1)
+
+
+def forward_pass(params, X, layer_sizes: Sequence[int], activation: str = "relu") -> ForwardPass:
+    r"""All pre-activations, layer inputs and :math:`\sigma'` of the network (plain NumPy, not for autograd).
+
+    ``params`` may be a stack ``(..., P)`` (:func:`unflatten`).
+    """
+    act = get_activation(activation)
+    params = np.asarray(params, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    hs, zs = map(list, zip(*_layers(params, X, layer_sizes, act.fn), strict=True))
+    return ForwardPass(unflatten(params, layer_sizes), zs, hs, [act.d1(z) for z in zs[:-1]], act)
 
 
 def forward_all(params, X, layer_sizes: Sequence[int], activation: str = "relu"):
-    """All pre-activations and activations: ``(zs, hs)`` with ``hs[0] = X``, ``zs[l-1] = z_l``.
+    """All pre-activations and layer inputs: ``(zs, hs)`` with ``hs[0] = X``, ``zs[l-1] = z_l``.
 
-    Plain NumPy (not for autograd); used by the closed-form engines.
+    Plain NumPy; :func:`forward_pass` gives these with the derivatives and backpropagation.
     """
-    act = get_activation(activation).fn
-    layers = unflatten(np.asarray(params, dtype=np.float64), layer_sizes)
-    hs, zs = [np.asarray(X, dtype=np.float64)], []
-    for l, (W, b) in enumerate(layers):
-        z = hs[-1] @ W + b
-        zs.append(z)
-        if l < len(layers) - 1:
-            hs.append(act(z))
-    return zs, hs
+    fp = forward_pass(params, X, layer_sizes, activation)
+    return fp.zs, fp.hs
 
 
 def check_inputs(X, layer_sizes: Sequence[int]) -> np.ndarray:
