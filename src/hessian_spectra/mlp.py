@@ -259,9 +259,8 @@ def forward(params, X, layer_sizes: Sequence[int], activation="relu"):
     sample its own network (the per-example-gradient layout of
     :func:`hessian_spectra.curvature.jacobians.per_sample_jacobians`).
     """
-    for _, z in _layers(params, X, layer_sizes, _elementwise(activation)):
-        pass
-    return z
+    *_, (_, logits) = _layers(params, X, layer_sizes, _elementwise(activation))
+    return logits
 
 
 @dataclass(frozen=True)
