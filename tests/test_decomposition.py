@@ -83,11 +83,11 @@ def test_per_sample_jacobians_both_routes_match_autograd_jacobian(activation, de
 def test_logit_hessian_factor_squares_to_the_loss_hessian_in_logit_space(loss):
     """S_i S_iᵀ = ∇²_f ℓ(f_i, y_i), the latter by autograd's Hessian of the per-sample loss in the
     logits (diag p − ppᵀ for cross-entropy, I for MSE)."""
-    from hessian_spectra.losses import loss_function
+    from hessian_spectra.losses import get_loss, loss_function
 
     rng = np.random.default_rng(3)
     logits, y = 3 * rng.normal(size=(5, 4)), np.array([0, 3, 1, 1, 2])
-    S = D.logit_hessian_factor(logits, loss)
+    S = get_loss(loss).hessian_factor(logits)
     fn = loss_function(loss)
     for i in range(5):
         A = hessian(lambda f, i=i: fn(f[None, :], y[i : i + 1]))(logits[i])

@@ -10,9 +10,9 @@ import os
 import numpy as np
 import pytest
 
-from hessian_spectra import cli, mlp, training
+from hessian_spectra import cli, landscape, mlp, training
 from hessian_spectra import data as hs_data
-from hessian_spectra.experiments import EXPERIMENTS, _runner, get_experiment, run, run_all
+from hessian_spectra.experiments import EXPERIMENTS, get_experiment, run, run_all, runner
 from hessian_spectra.experiments import e02_cluster_sweep as e02
 from hessian_spectra.experiments import e03_width_sweep as e03
 from hessian_spectra.experiments import e06_random_inits as e06
@@ -21,7 +21,7 @@ from hessian_spectra.objective import Objective
 
 
 def _context(exp, tmp_path, overrides, seed=0):
-    return _runner.Context(exp, str(tmp_path), True, seed, False, exp.config(True, overrides))
+    return runner.Context(exp, str(tmp_path), True, seed, False, exp.config(True, overrides))
 
 
 # --------------------------------------------------------------------------------------------
@@ -80,10 +80,10 @@ def test_no_barrier_between_small_and_large_batch(tmp_path):
     prob = e07.problem(ctx)
     sb, lb = (e07.endpoint(ctx, w, prob) for w in ("sb", "lb"))
     alphas = np.linspace(0, 1, 21)
-    line = _runner.loss_on_line(prob[0], sb["params"], lb["params"], alphas)
+    line = landscape.loss_on_line(prob[0], sb["params"], lb["params"], alphas)
     worse = max(line["train_loss"][0], line["train_loss"][-1])
-    assert max(line["train_loss"]) <= worse * (1 + _runner.NO_BARRIER_REL) + _runner.NO_BARRIER_ABS, line
-    assert _runner.barrier(line["alpha"], line["train_loss"])["none"]
+    assert max(line["train_loss"]) <= worse * (1 + landscape.NO_BARRIER_REL) + landscape.NO_BARRIER_ABS, line
+    assert landscape.barrier(line["alpha"], line["train_loss"])["none"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_experiment_folder_holds_figure_numbers_and_config(tmp_path):
     cfg = json.loads((folder / "config.json").read_text())
     assert cfg["config"]["stds"] == _E5_TINY["stds"] and cfg["mode"] == "quick"
     rec = json.loads((folder / "record.json").read_text())
-    assert rec["verdict"] in _runner.VERDICTS
+    assert rec["verdict"] in runner.VERDICTS
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,23 +182,23 @@ def test_e3_verdict_follows_the_numbers():
 def test_grade_and_summary_table():
     """grade(): all checks → reproduced, at least half → partly, else not; summary.md lists each
     record's verdict and rule in a Markdown table."""
-    assert _runner.grade({"a": True, "b": True}) == "reproduced"
-    assert _runner.grade({"a": True, "b": False}) == "partly"
-    assert _runner.grade({"a": False, "b": False, "c": True}) == "not"
+    assert runner.grade({"a": True, "b": True}) == "reproduced"
+    assert runner.grade({"a": True, "b": False}) == "partly"
+    assert runner.grade({"a": False, "b": False, "c": True}) == "not"
     with pytest.raises(ValueError, match="checks"):
-        _runner.grade({})
+        runner.grade({})
     rec = {
         "id": "E2",
         "source": "S18 Fig. 2",
         "claim": "count = k",
         "paper_number": "k",
         "ours": "3 of 5",
-        "verdict": _runner.grade({"x": True, "y": False}),
+        "verdict": runner.grade({"x": True, "y": False}),
         "checks": {"x": True, "y": False},
         "rule": "the rule",
         "seconds": 1.0,
     }
-    text = _runner.summary_markdown([rec], "quick", 0, 60.0)
+    text = runner.summary_markdown([rec], "quick", 0, 60.0)
     row = next(line for line in text.splitlines() if line.startswith("| E2 "))
     assert "**partly**" in row and "3 of 5" in row and "the rule" in text
 
@@ -207,9 +207,9 @@ def test_barrier_detects_a_bump():
     """barrier(): a loss profile rising 50 % above both endpoints between them is a barrier; a convex
     profile is not."""
     a = np.linspace(-1, 2, 31)
-    assert _runner.barrier(a, 1.0 + (a - 0.5) ** 2)["none"]
+    assert landscape.barrier(a, 1.0 + (a - 0.5) ** 2)["none"]
     bump = 1.0 + 0.5 * np.exp(-((a - 0.5) ** 2) / 0.01)
-    b = _runner.barrier(a, bump)
+    b = landscape.barrier(a, bump)
     assert not b["none"] and b["height"] == pytest.approx(0.5, rel=1e-6)
 
 
@@ -263,7 +263,7 @@ def test_run_all_writes_summary_and_records_failures(tmp_path):
         overrides={"E5": _E5_TINY, "E6": {"n_inits": 4, "chunk": 2, "steps": 50, "h": 0}},
     )
     assert [r["id"] for r in recs] == ["E5", "E6"]
-    assert recs[0]["verdict"] in _runner.VERDICTS and recs[1]["verdict"] == "error"
+    assert recs[0]["verdict"] in runner.VERDICTS and recs[1]["verdict"] == "error"
     summary = (tmp_path / "summary.md").read_text()
     assert "| E5 " in summary and "| E6 " in summary and "**error**" in summary
     assert json.loads((tmp_path / "summary.json").read_text())["records"][0]["id"] == "E5"

@@ -285,22 +285,24 @@ def test_bench_command_runs_on_the_tiny_workload(tmp_path, monkeypatch, capsys):
 
 
 def test_recorded_products_are_the_closed_form_cost():
-    """The products listed by ``recording_products`` are those of the closed form: for a one-layer
+    """The products recorded with ``products=`` are those of the closed form: for a one-layer
     softmax regression (only the diagonal block, kernels G = A_i and R = 0) the single product has
     the sample count as inner dimension, the pairs a ≤ b of the d+1 inputs as rows and the C(C+1)/2
     kernel columns p ≤ q, so its flops are 2·N·(d+1)(d+2)/2·C(C+1)/2; the engine's result is the same
-    with and without recording, and nothing is recorded outside the ``with`` block."""
+    with and without recording, and a second call records the same products again (no state is
+    kept between calls)."""
     from hessian_spectra.curvature import fast
 
     rng = np.random.default_rng(0)
     N, d, C = 37, 6, 4
     obj = hs.Objective(rng.standard_normal((N, d)), rng.integers(0, C, N), (d, C), "tanh", "cross_entropy")
     w = mlp.init_params((d, C), "normal", seed=rng, scale=0.5)
-    with fast.recording_products() as shapes:
-        inside = hessian_gn_residual(obj, w, ("H", "G", "R"))
+    shapes, again = [], []
+    inside = hessian_gn_residual(obj, w, ("H", "G", "R"), products=shapes)
     outside = hessian_gn_residual(obj, w, ("H", "G", "R"))
+    hessian_gn_residual(obj, w, ("H", "G", "R"), products=again)
     assert shapes == [(((d + 1) * (d + 2) // 2, N), (N, C * (C + 1) // 2))]
     assert fast.product_flops(shapes) == 2 * N * (d + 1) * (d + 2) // 2 * C * (C + 1) // 2
-    assert fast._product_log is None
+    assert again == shapes
     for t in inside:
         assert np.array_equal(inside[t], outside[t])

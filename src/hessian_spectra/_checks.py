@@ -91,15 +91,6 @@ def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     return sizes
 
 
-def parse_layer_sizes(text: str) -> tuple[int, ...]:
-    """Parse ``"100-30-30-5"`` or ``"100,30,30,5"`` into a tuple of widths."""
-    parts = [p for p in text.replace(",", "-").split("-") if p.strip()]
-    try:
-        return check_layer_sizes([int(p) for p in parts])
-    except ValueError:
-        raise ValueError(f"layer sizes must look like '100-30-30-5'; got {text!r}") from None
-
-
 def available_memory_bytes() -> int:
     """Memory the process may still allocate: ``MemAvailable`` from /proc/meminfo when present."""
     try:
@@ -145,4 +136,15 @@ def check_dense_fits(
             f"need {format_bytes(needed)}, but only {format_bytes(available)} of memory is "
             f"available; use the matrix-free path instead (hessian_spectra.curvature.matrix_free, "
             f"or `hessian-spectra hessian RUN --top-k K --density`)"
+        )
+
+
+def check_array_fits(what: str, shape: tuple[int, ...], headroom: float = 0.8) -> None:
+    """Refuse to allocate a float64 array of ``shape`` that would not fit in memory (``what`` names it)."""
+    needed = 8 * int(np.prod(shape, dtype=np.float64))
+    available = available_memory_bytes()
+    if needed > headroom * available:
+        raise DenseTooLargeError(
+            f"{what} of shape {shape} needs {format_bytes(needed)}, but only "
+            f"{format_bytes(available)} of memory is available"
         )

@@ -230,15 +230,15 @@ def product_floor(objective: Objective, params, repeats: int, seed: int = 0) -> 
     """Time the engine's block products alone: the same GEMM shapes, on random operands.
 
     The shapes come from one engine call under
-    :func:`hessian_spectra.curvature.fast.recording_products`. Their time is the floor of the
+    :func:`hessian_spectra.curvature.fast.hessian_gn_residual` (``products=``). Their time is the floor of the
     algorithm on this machine (everything else the engine does — per-sample quantities, copies into
     place, page faults of the outputs — comes on top), so ``route time / floor`` is the best ratio
     any implementation of this closed form could show against that route.
     """
     from .curvature import fast
 
-    with fast.recording_products() as shapes:
-        fast.hessian_gn_residual(objective, params, ("H", "G", "R"))
+    shapes = []
+    fast.hessian_gn_residual(objective, params, ("H", "G", "R"), products=shapes)
     rng = np.random.default_rng(seed)
     operands = [(rng.standard_normal(a), rng.standard_normal(b)) for a, b in shapes]
     outs = [np.empty((a[0], b[1])) for a, b in shapes]

@@ -20,9 +20,11 @@ import time
 import numpy as np
 
 from . import __version__, mlp
+from .experiments import add_reproduce_parser
 from . import data as _data
 from . import io as _io
 from ._checks import DenseTooLargeError
+from .losses import LOSSES
 from .objective import Objective
 
 PROG = "hessian-spectra"
@@ -73,7 +75,7 @@ def _add_train(sub) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--hidden", default="30,30", help="hidden widths, e.g. 30,30 ('none' for no hidden layer)")
     m.add_argument("--activation", default="relu", choices=sorted(mlp.ACTIVATIONS))
-    m.add_argument("--loss", default="cross_entropy", choices=["cross_entropy", "mse"])
+    m.add_argument("--loss", default="cross_entropy", choices=sorted(LOSSES))
     m.add_argument(
         "--init",
         default="normal",
@@ -167,7 +169,7 @@ def cmd_train(args) -> int:
     config["layer_sizes"] = list(sizes)
     config["n_params"] = objective.n_params
     config["train_seconds"] = time.perf_counter() - t0
-    save_run(args.out, ds, objective, args.init, params0, result, config)
+    _io.save_run(args.out, ds, objective, args.init, params0, result, config)
     h = result.history
     print(
         f"trained {'-'.join(map(str, sizes))} (P = {objective.n_params}) on {ds.name}, "
@@ -175,38 +177,6 @@ def cmd_train(args) -> int:
         f"accuracy {h['accuracy'][-1]:.3f}, |grad| {h['grad_norm'][-1]:.2e} -> {args.out}"
     )
     return 0
-
-
-def save_run(path, ds, objective: Objective, init: str, params0, result, config: dict) -> None:
-    """Write a run file: data, network, loss, initial and final parameters, history, config."""
-    _io.save_npz(
-        path,
-        X=objective.X,
-        y=objective.y,
-        X_test=ds.X_test,
-        y_test=ds.y_test,
-        layer_sizes=np.asarray(objective.layer_sizes, dtype=np.int64),
-        activation=np.array(objective.activation),
-        loss=np.array(objective.loss),
-        init=np.array(init),
-        params=result.params,
-        params_init=np.asarray(params0),
-        **{f"history_{k}": v for k, v in result.history.items()},
-        config=np.array(json.dumps(config, default=str)),
-    )
-
-
-def load_run(path) -> tuple[Objective, np.ndarray, dict]:
-    """Read a run (or Hessian) file back: the objective, the parameters and the raw dict."""
-    raw = _io.load_npz(path, required=_io.HESSIAN_FILE_KEYS)
-    objective = Objective(
-        raw["X"],
-        raw["y"],
-        tuple(int(s) for s in raw["layer_sizes"]),
-        str(raw["activation"]),
-        str(raw["loss"]),
-    )
-    return objective, objective.check_params(raw["params"]), raw
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,19 +250,12 @@ def cmd_hessian(args) -> int:
     from . import spectrum
     from .curvature import curvature_matrices
 
-    objective, params, raw = load_run(args.run)
+    objective, params, raw = _io.load_run(args.run)
     if args.at_init:
         if "params_init" not in raw:
             raise UserError(f"{args.run} has no params_init (not a run file from `train`)")
         params = objective.check_params(raw["params_init"])
-    contract = {
-        "X": objective.X,
-        "y": objective.y,
-        "layer_sizes": np.asarray(objective.layer_sizes, dtype=np.int64),
-        "activation": np.array(objective.activation),
-        "loss": np.array(objective.loss),
-        "params": params,
-    }
+    contract = _io.hessian_file_contract(objective, params)
     P = objective.n_params
     if args.top_k is not None or args.density:
         return _hessian_matrix_free(args, objective, params, contract)
@@ -309,9 +272,9 @@ def cmd_hessian(args) -> int:
             out[f"eigvals_{t}"] = spectrum.eigenvalues(mats[t], args.driver)
         msg += f"; eigenvalues in {time.perf_counter() - t0:.2f} s"
         if args.decompose and objective.loss == "cross_entropy":
-            from .curvature import decomposition
+            from .curvature import papyan
 
-            out.update(decomposition.class_mean_eigenvalues(objective, params))
+            out.update(papyan.class_mean_eigenvalues(objective, params))
     _io.save_npz(args.out, **out)
     print(msg + f" -> {args.out}")
     if not args.no_eigvals:
@@ -403,12 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_train(sub)
     _add_hessian(sub)
-    try:
-        from .experiments import add_reproduce_parser
-    except ImportError:  # pragma: no cover - experiments not installed
-        pass
-    else:
-        add_reproduce_parser(sub)
+    add_reproduce_parser(sub)
     try:
         from .bench import add_bench_parser
     except ImportError:  # pragma: no cover

@@ -1,5 +1,10 @@
 """Files: atomic writes, the run file and the self-contained Hessian file (``docs/file-format.md``).
 
+- :func:`save_run` / :func:`load_run`: the run file that ``hessian-spectra train`` writes (data,
+  network, loss, initial and final parameters, history, configuration) and every later command reads;
+- :func:`hessian_file_contract`: the keys that make a Hessian file stand on its own;
+- :func:`save_npz`, :func:`save_json`, :func:`save_text`, :func:`load_npz`, :func:`load_json`.
+
 Every output is written to a temporary file in the destination folder and renamed into place
 (``os.replace`` is atomic on POSIX), so an interrupted write never leaves a half-written file.
 """
@@ -14,11 +19,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-#: Keys every Hessian file must hold (``docs/file-format.md``).
+#: Keys every Hessian file (and every run file) must hold (``docs/file-format.md``).
 HESSIAN_FILE_KEYS = ("X", "y", "layer_sizes", "activation", "loss", "params")
-
-#: Keys every run file must hold.
-RUN_FILE_KEYS = ("X", "y", "layer_sizes", "activation", "loss", "params", "params_init")
 
 
 @contextlib.contextmanager
@@ -49,7 +51,7 @@ def save_npz(path: str | os.PathLike, **arrays) -> None:
 
 def save_json(path: str | os.PathLike, obj) -> None:
     """Write ``obj`` as indented JSON, atomically (NumPy scalars and arrays are converted)."""
-    text = json.dumps(obj, indent=2, default=_json_default, allow_nan=True)
+    text = json.dumps(obj, indent=2, default=jsonable, allow_nan=True)
     save_text(path, text + "\n")
 
 
@@ -65,7 +67,8 @@ def load_json(path: str | os.PathLike):
         return json.load(fh)
 
 
-def _json_default(o):
+def jsonable(o):
+    """``o`` as a JSON value when it is a NumPy scalar or array (the ``default`` of :func:`json.dumps`)."""
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
@@ -97,3 +100,60 @@ def load_npz(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict:
     if missing:
         raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The run file and the Hessian file
+# --------------------------------------------------------------------------------------------
+
+
+def save_run(path, dataset, objective, init: str, params_init, result, config: dict) -> None:
+    """Write a run file: data (and the test split), network, loss, initial and final parameters,
+    the training history (``history_<name>``) and the configuration (JSON text)."""
+    save_npz(
+        path,
+        X=objective.X,
+        y=objective.y,
+        X_test=dataset.X_test,
+        y_test=dataset.y_test,
+        layer_sizes=np.asarray(objective.layer_sizes, dtype=np.int64),
+        activation=np.array(objective.activation),
+        loss=np.array(objective.loss),
+        init=np.array(init),
+        params=result.params,
+        params_init=np.asarray(params_init),
+        **{f"history_{k}": v for k, v in result.history.items()},
+        config=np.array(json.dumps(config, default=str)),
+    )
+
+
+def load_run(path):
+    """Read a run (or Hessian) file back: ``(objective, params, raw)``, with ``raw`` the file's dict.
+
+    The objective is rebuilt, and so validated, from the file's ``X``, ``y``, ``layer_sizes``,
+    ``activation`` and ``loss``.
+    """
+    from .objective import Objective
+
+    raw = load_npz(path, required=HESSIAN_FILE_KEYS)
+    objective = Objective(
+        raw["X"],
+        raw["y"],
+        tuple(int(s) for s in raw["layer_sizes"]),
+        str(raw["activation"]),
+        str(raw["loss"]),
+    )
+    return objective, objective.check_params(raw["params"]), raw
+
+
+def hessian_file_contract(objective, params) -> dict:
+    """The keys that make a Hessian file self-contained (``docs/file-format.md``): the data, the
+    network, the loss and the parameters the matrices were computed at."""
+    return {
+        "X": objective.X,
+        "y": objective.y,
+        "layer_sizes": np.asarray(objective.layer_sizes, dtype=np.int64),
+        "activation": np.array(objective.activation),
+        "loss": np.array(objective.loss),
+        "params": params,
+    }

@@ -14,7 +14,7 @@ from autograd import grad, value_and_grad
 
 from . import losses as _losses
 from . import mlp
-from ._checks import check_choice, check_labels, check_layer_sizes
+from ._checks import as_float_array, check_labels, check_layer_sizes
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,11 +49,16 @@ class Objective:
         if X.shape[0] == 0:
             raise ValueError("X must hold at least one sample; got N = 0")
         mlp.get_activation(self.activation)
-        check_choice("loss", self.loss, _losses.LOSSES)
+        _losses.get_loss(self.loss)
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "layer_sizes", sizes)
         object.__setattr__(self, "_grad", grad(self.loss_value))
+
+    @property
+    def loss_function(self) -> _losses.Loss:
+        """The :class:`~hessian_spectra.losses.Loss` named by ``loss`` (its value, r, A, A·u, S)."""
+        return _losses.get_loss(self.loss)
 
     # ---- sizes -------------------------------------------------------------------------------
     @property
@@ -74,8 +79,6 @@ class Objective:
     # ---- evaluation ----------------------------------------------------------------------------
     def check_params(self, params) -> np.ndarray:
         """Validate a flat parameter vector of length P (float64, finite)."""
-        from ._checks import as_float_array
-
         p = as_float_array("params", params, ndim=1)
         if p.shape[0] != self.n_params:
             raise ValueError(
@@ -90,8 +93,7 @@ class Objective:
 
     def batch_loss(self, params, X, y):
         """Mean loss on a batch ``(X, y)``; differentiable by autograd in ``params``."""
-        fn = _losses.loss_function(self.loss)
-        return fn(mlp.forward(params, X, self.layer_sizes, self.activation), y)
+        return self.loss_function.mean(mlp.forward(params, X, self.layer_sizes, self.activation), y)
 
     def loss_value(self, params):
         """:math:`L(w) = \\frac1N\\sum_i \\ell(f(w,x_i), y_i)`; differentiable by autograd."""
@@ -114,3 +116,13 @@ class Objective:
     def with_data(self, X, y) -> Objective:
         """The same model and loss on other data (e.g. a test set or a minibatch)."""
         return Objective(X, y, self.layer_sizes, self.activation, self.loss)
+
+
+def check_objective(objective) -> Objective:
+    """Return ``objective`` if it is an :class:`Objective`; otherwise a ``ValueError`` saying what is expected."""
+    if not isinstance(objective, Objective):
+        raise ValueError(
+            "objective must be a hessian_spectra.Objective (data, network and loss); "
+            f"got {type(objective).__name__}"
+        )
+    return objective

@@ -1,20 +1,19 @@
 """Figures of spectra in the style of S18: ordered eigenvalues and log-count histograms.
 
 All functions draw on a given matplotlib ``Axes`` (or create a figure) and never call ``show``;
-:func:`save_figure` writes a PNG atomically.
+:func:`save_figure` writes a PNG atomically. Importing this module leaves matplotlib's backend as
+the user chose it (``%matplotlib inline`` in a notebook; without a display, matplotlib itself
+falls back to Agg).
 """
 
 from __future__ import annotations
 
 import os
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .io import atomic_path  # noqa: E402
+from .io import atomic_path
 
 
 def plot_ordered_eigenvalues(ax, eigvals, label=None, top: int | None = None, **kwargs):

@@ -83,6 +83,11 @@ DEFAULT_DRIVER = "evd"
 DEFAULT_VECTORS_DRIVER = "evd"
 
 
+def symmetrize(M: np.ndarray) -> np.ndarray:
+    """:math:`(M + M^\\top)/2`: removes the round-off asymmetry of a product or of autograd's Hessian."""
+    return 0.5 * (M + M.T)
+
+
 def _check_symmetric(name: str, M) -> np.ndarray:
     M = as_float_array(name, M, ndim=2)
     if M.shape[0] != M.shape[1]:

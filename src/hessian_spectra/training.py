@@ -1,12 +1,20 @@
 r"""Full-batch gradient descent and minibatch SGD with a constant learning rate.
 
 Update: :math:`w_{t+1} = w_t - \eta\, g_t` with :math:`g_t = \nabla L(w_t)` (GD) or the gradient of
-the mean loss over a minibatch :math:`B_t` (SGD, gradients averaged over the batch as in S18).
+the mean loss over a minibatch :math:`B_t` (SGD, gradients averaged over the batch as in Sagun et
+al., 2018):
+
+.. math:: g_t = \frac{1}{|B_t|} \sum_{i \in B_t} \nabla_w \ell(f(w_t, x_i), y_i).
+
+:func:`minibatches` says which samples :math:`B_t` are; :func:`train` runs the updates, records the
+full-batch loss, accuracy and gradient norm along the way (:class:`TrainResult`), stops at a
+gradient-norm tolerance when asked, and stops with :class:`TrainingDivergedError` when the loss
+leaves any sensible range.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,9 +26,14 @@ from .objective import Objective
 
 OPTIMIZERS = ("gd", "sgd")
 
+#: A recorded full-batch loss above ``DIVERGENCE_FACTOR · max(L(w_0), 1)`` stops training as diverged
+#: (our choice: a loss a hundred times its starting value, or above 100 when it started below 1, is
+#: not the progress of a descent method; the starting loss of cross-entropy is about log C).
+DIVERGENCE_FACTOR = 100.0
+
 
 class TrainingDivergedError(ArithmeticError):
-    """The loss became NaN or infinite during training."""
+    """The loss became NaN or infinite, or grew far beyond its starting value."""
 
 
 @dataclass
@@ -29,7 +42,8 @@ class TrainResult:
 
     ``history`` maps ``"step"``, ``"loss"``, ``"accuracy"`` and ``"grad_norm"`` (full-batch values,
     recorded every ``record_every`` steps and at the end) to arrays; ``snapshots`` maps step
-    numbers to parameter vectors.
+    numbers to parameter vectors. ``converged`` says whether the gradient-norm tolerance was met
+    (otherwise the run stopped at the step cap, ``steps_run == steps``).
     """
 
     params: np.ndarray
@@ -37,6 +51,81 @@ class TrainResult:
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     steps_run: int = 0
     converged: bool = False
+
+
+def minibatches(
+    n_samples: int, batch_size: int, shuffle: bool = True, seed: int | np.random.Generator | None = 0
+) -> Iterator[np.ndarray]:
+    """The index arrays of successive SGD minibatches, endlessly.
+
+    - ``shuffle=True``: epochs of a fresh permutation each (drawn from ``seed``), cut into
+      ``n_samples // batch_size`` consecutive batches; each epoch visits every sample at most once,
+      and the last ``n_samples mod batch_size`` samples of a permutation are skipped.
+    - ``shuffle=False``: consecutive slices of the stored order ``[0:B], [B:2B], ...`` walking
+      through the data cyclically (wrapping around the end), so every sample is visited even when
+      ``batch_size`` does not divide ``n_samples`` (the authors' code takes sequential slices).
+    """
+    n_samples = check_positive_int("n_samples", n_samples)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if batch_size > n_samples:
+        raise ValueError(f"batch_size ({batch_size}) exceeds the number of samples ({n_samples})")
+    if shuffle:
+        rng = np.random.default_rng(seed)
+        while True:
+            order = rng.permutation(n_samples)
+            for start in range(0, n_samples - batch_size + 1, batch_size):
+                yield order[start : start + batch_size]
+    else:
+        cursor = 0
+        while True:
+            yield (cursor + np.arange(batch_size)) % n_samples
+            cursor = (cursor + batch_size) % n_samples
+
+
+class _History:
+    """The full-batch records of a run, and the divergence test on them."""
+
+    def __init__(self, objective: Objective, lr: float):
+        self.objective = objective
+        self.lr = lr
+        self.columns = {"step": [], "loss": [], "accuracy": [], "grad_norm": []}
+
+    def record(self, step: int, params, loss, gradient) -> float:
+        """Append the full-batch values at ``step``; return the gradient norm."""
+        self.check_loss(step, loss)
+        self.columns["step"].append(step)
+        self.columns["loss"].append(float(loss))
+        self.columns["accuracy"].append(self.objective.accuracy(params))
+        self.columns["grad_norm"].append(float(np.linalg.norm(gradient)))
+        return self.columns["grad_norm"][-1]
+
+    def check_loss(self, step: int, loss, what: str = "loss") -> None:
+        """Raise :class:`TrainingDivergedError` for a non-finite loss or one far above the start.
+
+        At step 0 no update has happened yet, so the learning rate cannot be the cause: the
+        message then names the data and the initial point instead.
+        """
+        loss = float(loss)
+        if step == 0 and not np.isfinite(loss):
+            scale = float(np.max(np.abs(self.objective.X)))
+            raise TrainingDivergedError(
+                f"the {what} is {loss} at the initial parameters, before any update: the inputs reach "
+                f"|x| = {scale:.3g} (standardize the data) or the initial parameters are too large"
+            )
+        start = self.columns["loss"][0] if self.columns["loss"] else None
+        limit = None if start is None else DIVERGENCE_FACTOR * max(start, 1.0)
+        if not np.isfinite(loss) or (limit is not None and loss > limit):
+            grew = "" if not np.isfinite(loss) else f" (more than {DIVERGENCE_FACTOR:g}× max(start, 1))"
+            raise TrainingDivergedError(
+                f"training diverged at step {step}: the {what} is {loss:.4g}{grew}, from "
+                f"{start if start is not None else float('nan'):.4g} at the start, with learning rate "
+                f"lr = {self.lr:g}; try a smaller lr"
+            )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {k: np.asarray(v) for k, v in self.columns.items()}
+        out["step"] = out["step"].astype(np.int64)
+        return out
 
 
 def train(
@@ -59,13 +148,11 @@ def train(
     ----------
     optimizer : ``"gd"`` (full batch) or ``"sgd"`` (minibatches of ``batch_size``).
     lr : constant learning rate η.
-    steps : maximal number of updates.
-    batch_size : SGD batch size (required for ``"sgd"``).
-    shuffle : SGD batches from a fresh permutation each epoch (``True``; the last ``N mod B``
-        samples of a permutation are skipped) or consecutive slices of the data in their stored
-        order, wrapping around the end (``False``, as in the authors' code).
+    steps : maximal number of updates (the step cap).
+    batch_size : SGD batch size (required for ``"sgd"``; not allowed with ``"gd"``).
+    shuffle : SGD batch order (:func:`minibatches`).
     grad_tol : stop once the full-batch gradient norm is ≤ ``grad_tol`` (checked at record points;
-        S18's code used 1e-4).
+        the authors' code stops at 1e-4).
     snapshot_steps : steps at which to keep a copy of the parameters (0 = the start).
     record_every : record full-batch loss, accuracy and gradient norm every so many steps
         (default: about 200 records per run).
@@ -75,88 +162,56 @@ def train(
     Raises
     ------
     TrainingDivergedError
-        When the loss becomes non-finite; the message names the learning rate.
+        When the loss becomes non-finite or exceeds :data:`DIVERGENCE_FACTOR` times its start; the
+        message names the learning rate (or, at the initial point, the data).
     """
     check_choice("optimizer", optimizer, OPTIMIZERS)
     lr = check_positive_float("lr", lr)
     steps = check_positive_int("steps", steps, minimum=0)
     params = objective.check_params(params0).copy()
-    n = objective.n_samples
     if optimizer == "sgd":
         if batch_size is None:
             raise ValueError("batch_size is required with optimizer='sgd'")
-        batch_size = check_positive_int("batch_size", batch_size)
-        if batch_size > n:
-            raise ValueError(f"batch_size ({batch_size}) exceeds the number of samples ({n})")
+        batches = minibatches(objective.n_samples, batch_size, shuffle, seed)
+    elif batch_size is not None:
+        raise ValueError(f"batch_size is only used with optimizer='sgd' (full-batch GD); got {batch_size!r}")
     record_every = (
         max(1, steps // 200) if record_every is None else check_positive_int("record_every", record_every)
     )
     if grad_tol is not None:
         grad_tol = check_positive_float("grad_tol", grad_tol)
     snapshot_steps = {int(s) for s in snapshot_steps}
-    rng = np.random.default_rng(seed)
 
-    full_vg = value_and_grad(objective.loss_value)
-    batch_vg = value_and_grad(objective.batch_loss)
-    hist = {"step": [], "loss": [], "accuracy": [], "grad_norm": []}
+    full_value_and_grad = value_and_grad(objective.loss_value)
+    batch_value_and_grad = value_and_grad(objective.batch_loss)
+    history = _History(objective, lr)
     snapshots: dict[int, np.ndarray] = {}
-    order = np.arange(n)
-    cursor = n if shuffle else 0  # shuffled: forces a new epoch on the first step
     converged = False
-
-    def record(step, loss, grad):
-        if not np.isfinite(loss):
-            raise TrainingDivergedError(
-                f"training diverged at step {step} (loss = {loss}) with learning rate lr = {lr}; "
-                "try a smaller lr"
-            )
-        hist["step"].append(step)
-        hist["loss"].append(float(loss))
-        hist["accuracy"].append(objective.accuracy(params))
-        hist["grad_norm"].append(float(np.linalg.norm(grad)))
-        return hist["grad_norm"][-1]
-
-    bar = tqdm(total=steps, desc=f"train {optimizer}", disable=not progress, leave=False)
     step = 0
-    try:
+    with tqdm(total=steps, desc=f"train {optimizer}", disable=not progress, leave=False) as bar:
         for step in range(steps + 1):
             if step in snapshot_steps:
                 snapshots[step] = params.copy()
             at_record = step % record_every == 0 or step == steps
             if optimizer == "gd" or at_record:
-                loss, g_full = full_vg(params)
+                loss, full_gradient = full_value_and_grad(params)
             if at_record:
-                gnorm = record(step, loss, g_full)
-                bar.set_postfix(loss=f"{loss:.4g}", grad=f"{gnorm:.2e}", refresh=False)
-                if grad_tol is not None and gnorm <= grad_tol:
+                grad_norm = history.record(step, params, loss, full_gradient)
+                bar.set_postfix(loss=f"{loss:.4g}", grad=f"{grad_norm:.2e}", refresh=False)
+                if grad_tol is not None and grad_norm <= grad_tol:
                     converged = True
                     break
             if step == steps:
                 break
             if optimizer == "gd":
-                if not np.isfinite(loss):
-                    record(step, loss, g_full)
-                update = g_full
+                history.check_loss(step, loss)
+                update = full_gradient
             else:
-                if shuffle:
-                    # a fresh permutation whenever fewer than batch_size samples remain in the epoch
-                    if cursor + batch_size > n:
-                        order, cursor = rng.permutation(n), 0
-                    idx = order[cursor : cursor + batch_size]
-                else:
-                    # sequential batches walk through the data cyclically: [0:B], [B:2B], ... wrapping
-                    # around the end, so every sample is visited even when B does not divide N
-                    idx = (cursor + np.arange(batch_size)) % n
-                cursor = cursor + batch_size if shuffle else (cursor + batch_size) % n
-                bloss, update = batch_vg(params, objective.X[idx], objective.y[idx])
-                if not np.isfinite(bloss):
-                    record(step, bloss, update)
+                idx = next(batches)
+                batch_loss, update = batch_value_and_grad(params, objective.X[idx], objective.y[idx])
+                history.check_loss(step, batch_loss, what="minibatch loss")
             params = params - lr * update
             bar.update(1)
-    finally:
-        bar.close()
     if step in snapshot_steps and step not in snapshots:
         snapshots[step] = params.copy()
-    history = {k: np.asarray(v) for k, v in hist.items()}
-    history["step"] = history["step"].astype(np.int64)
-    return TrainResult(params, history, snapshots, steps_run=step, converged=converged)
+    return TrainResult(params, history.arrays(), snapshots, steps_run=step, converged=converged)

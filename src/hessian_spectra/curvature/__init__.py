@@ -22,36 +22,11 @@ import numpy as np
 
 from .._checks import check_choice, check_dense_fits
 from ..objective import Objective
-
-TERMS = ("H", "G", "R")
+from . import fast, reference
+from .terms import TERMS, check_terms
 
 #: engine name -> function(objective, params, terms) -> dict[str, ndarray]
-ENGINES: dict[str, Callable] = {}
-
-
-def register_engine(name: str):
-    """Decorator adding an engine ``fn(objective, params, terms) -> dict`` to :data:`ENGINES`."""
-
-    def deco(fn):
-        ENGINES[name] = fn
-        return fn
-
-    return deco
-
-
-@register_engine("reference")
-def _reference_engine(objective: Objective, params, terms: Sequence[str]) -> dict:
-    from . import reference
-
-    out = {}
-    for term in terms:
-        if term == "H":
-            out["H"] = reference.hessian(objective, params)
-        else:
-            from . import decomposition
-
-            out[term] = decomposition.reference_term(objective, params, term)
-    return out
+ENGINES: dict[str, Callable] = {"reference": reference.reference_engine, "fast": fast.fast_engine}
 
 
 def hessian_terms(
@@ -77,20 +52,6 @@ def hessian_terms(
     return curvature_matrices(objective, params, terms, engine)
 
 
-def check_terms(terms) -> tuple[str, ...]:
-    """Validate a request for curvature terms: a name or a sequence of distinct names among TERMS."""
-    if isinstance(terms, str):
-        terms = (terms,)
-    terms = tuple(terms)
-    if not terms:
-        raise ValueError(f"terms must name at least one of {TERMS}")
-    for t in terms:
-        check_choice("terms", t, TERMS)
-    if len(set(terms)) != len(terms):
-        raise ValueError(f"terms must not repeat a term; got {terms}")
-    return terms
-
-
 def curvature_matrices(
     objective: Objective, params, terms: Sequence[str] = ("H",), engine: str = "reference"
 ) -> dict[str, np.ndarray]:
@@ -103,5 +64,4 @@ def curvature_matrices(
     return {t: out[t] for t in terms}
 
 
-# The closed-form engine registers itself as "fast" (it needs the names above, hence the late import).
-from . import fast as _fast  # noqa: E402, F401
+__all__ = ["ENGINES", "TERMS", "check_terms", "curvature_matrices", "hessian_terms"]

@@ -43,17 +43,11 @@ from autograd import make_vjp
 from autograd.differential_operators import make_jvp_reversemode
 from autograd.scipy.special import logsumexp
 
-from .. import losses as _losses
 from .. import mlp
-from .._checks import (
-    DenseTooLargeError,
-    available_memory_bytes,
-    check_choice,
-    check_dense_fits,
-    check_labels,
-    format_bytes,
-)
-from ..objective import Objective
+from .._checks import check_array_fits, check_choice, check_dense_fits, check_labels
+from ..losses import softmax
+from ..objective import Objective, check_objective
+from ..spectrum import symmetrize
 
 JACOBIAN_METHODS = ("autograd", "backprop")
 
@@ -65,25 +59,6 @@ CHUNK_BYTES = 64 * 2**20
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _check_objective(objective) -> Objective:
-    if not isinstance(objective, Objective):
-        raise ValueError(
-            f"objective must be a hessian_spectra.Objective (data, network and loss); got {type(objective).__name__}"
-        )
-    return objective
-
-
-def _check_array_fits(what: str, shape: tuple[int, ...], headroom: float = 0.8) -> None:
-    """Refuse to allocate a float64 array of ``shape`` that would not fit in memory."""
-    needed = 8 * int(np.prod(shape, dtype=np.float64))
-    available = available_memory_bytes()
-    if needed > headroom * available:
-        raise DenseTooLargeError(
-            f"{what} of shape {shape} needs {format_bytes(needed)}, but only "
-            f"{format_bytes(available)} of memory is available"
-        )
 
 
 def _chunks(n_samples: int, bytes_per_sample: int, chunk_size: int | None):
@@ -105,32 +80,18 @@ def _dense_hessian(fun, x) -> np.ndarray:
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Output seems independent of input")
-        return _symmetrize(np.asarray(_autograd_hessian(fun)(x), dtype=np.float64))
+        return symmetrize(np.asarray(_autograd_hessian(fun)(x), dtype=np.float64))
 
 
-def _symmetrize(M: np.ndarray) -> np.ndarray:
-    """:math:`(M + M^\\top)/2`: removes the round-off asymmetry of a product or of autograd's Hessian."""
-    return 0.5 * (M + M.T)
-
-
-def _per_sample_logits(param_rows, X, layer_sizes, activation):
-    """Logits when sample ``i`` uses its own copy ``param_rows[i]`` of the parameters.
+def _per_sample_logits(param_rows, X, objective: Objective):
+    """Logits when sample ``i`` uses its own copy ``param_rows[i]`` of the parameters, shape (N, C).
 
     ``param_rows`` has shape ``(N, P)``; with every row equal to ``w`` this is ``forward(w, X)``,
     and the derivative of :math:`\\sum_i u_i^\\top f_i` with respect to row ``i`` is
-    :math:`J_i^\\top u_i` — per-sample derivatives from one reverse pass (the "per-example gradient"
-    trick; a batched ``vmap`` written out by hand).
+    :math:`J_i^\\top u_i`: per-sample derivatives from one reverse pass (the "per-example gradient"
+    trick). Each sample is a stack entry of :func:`hessian_spectra.mlp.forward` with one input row.
     """
-    act = mlp.get_activation(activation).fn
-    shapes = mlp.layer_shapes(layer_sizes)
-    slices = mlp.param_slices(layer_sizes)
-    n = param_rows.shape[0]
-    h = X
-    for l, (((n_in, n_out), _), (w_sl, b_sl)) in enumerate(zip(shapes, slices, strict=True)):
-        W = anp.reshape(param_rows[:, w_sl], (n, n_in, n_out))
-        z = anp.einsum("na,nab->nb", h, W) + param_rows[:, b_sl]
-        h = act(z) if l < len(shapes) - 1 else z
-    return h
+    return mlp.forward(param_rows, X[:, None, :], objective.layer_sizes, objective.activation)[:, 0, :]
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,7 +103,7 @@ def _jacobians_autograd(objective: Objective, params: np.ndarray, X: np.ndarray)
     """:math:`J_i` for the rows of ``X`` by autograd: one forward and C reverse passes in all."""
     n, c = X.shape[0], objective.n_classes
     rows = np.tile(params, (n, 1))
-    vjp, _ = make_vjp(lambda W: _per_sample_logits(W, X, objective.layer_sizes, objective.activation))(rows)
+    vjp, _ = make_vjp(lambda W: _per_sample_logits(W, X, objective))(rows)
     J = np.empty((n, c, params.size))
     for k in range(c):
         e_k = np.zeros((n, c))
@@ -154,44 +115,42 @@ def _jacobians_autograd(objective: Objective, params: np.ndarray, X: np.ndarray)
 def _jacobians_backprop(objective: Objective, params: np.ndarray, X: np.ndarray) -> np.ndarray:
     r""":math:`J_i` for the rows of ``X`` by the closed-form backward pass of the MLP (NumPy).
 
-    With :math:`B_{l,i} = \partial f_i / \partial z_{l,i}` (C × n_l): :math:`B_{L,i} = I_C`,
-    :math:`B_{l-1,i} = (B_{l,i} W_l^\top)\,\mathrm{diag}\,\sigma'(z_{l-1,i})`; the rows of :math:`J_i`
+    :meth:`hessian_spectra.mlp.ForwardPass.backward` with the C one-hot cotangents gives
+    :math:`B_{l,i} = \partial f_i / \partial z_{l,i}` (C × n_l; :math:`B_{L,i} = I_C`,
+    :math:`B_{l-1,i} = (B_{l,i} W_l^\top)\,\mathrm{diag}\,\sigma'(z_{l-1,i})`); the rows of :math:`J_i`
     for layer l are :math:`\partial f_{ic}/\partial W_l[a,b] = h_{l-1,i,a} B_{l,i,c,b}` and
     :math:`\partial f_{ic}/\partial b_l[b] = B_{l,i,c,b}`.
     """
-    sizes = objective.layer_sizes
-    d1 = mlp.get_activation(objective.activation).d1
-    zs, hs = mlp.forward_all(params, X, sizes, objective.activation)
-    layers = mlp.unflatten(params, sizes)
+    fp = mlp.forward_pass(params, X, objective.layer_sizes, objective.activation)
     n, c = X.shape[0], objective.n_classes
+    one_hot_cotangents = np.broadcast_to(np.eye(c)[:, None, :], (c, n, c))  # [k, i, :] = e_k
     J = np.empty((n, c, params.size))
-    B = np.broadcast_to(np.eye(c), (n, c, c))
-    for l in range(len(layers) - 1, -1, -1):
-        w_sl, b_sl = mlp.param_slices(sizes)[l]
-        h = hs[l]
+    slices = mlp.param_slices(objective.layer_sizes)
+    for h, B, (w_sl, b_sl) in zip(fp.hs, fp.backward(one_hot_cotangents), slices, strict=True):
+        B = B.transpose(1, 0, 2)  # (n, C, n_l): B[i, k, b] = ∂f_ik/∂z_l[b]
         J[:, :, w_sl] = (h[:, None, :, None] * B[:, :, None, :]).reshape(n, c, -1)
         J[:, :, b_sl] = B
-        if l > 0:
-            B = np.matmul(B, layers[l][0].T) * d1(zs[l - 1])[:, None, :]
     return J
 
 
-def per_sample_jacobians(objective: Objective, params, method: str = "autograd") -> np.ndarray:
-    r"""Per-sample Jacobians of the logits, :math:`J_i = \partial f(w, x_i)/\partial w`, shape (N, C, P).
+def per_sample_jacobians(objective: Objective, params, method: str = "autograd", idx=None) -> np.ndarray:
+    r"""Per-sample Jacobians of the logits, :math:`J_i = \partial f(w, x_i)/\partial w`, shape (n, C, P).
 
-    ``method="autograd"``: every sample gets its own copy of the parameters (an (N, P) array whose rows
+    ``method="autograd"``: every sample gets its own copy of the parameters (an (n, P) array whose rows
     all equal ``params``); one forward pass and C reverse passes of
-    :math:`\sum_i f_{ik}(w_i)` give all N·C rows at once — vectorized over samples, no loop over
+    :math:`\sum_i f_{ik}(w_i)` give all n·C rows at once — vectorized over samples, no loop over
     them. ``method="backprop"``: the closed-form backward pass of the MLP in NumPy,
     :math:`\partial f_i/\partial W_l = h_{l-1,i} \otimes B_{l,i}`. The two routes share no code
-    beyond the forward pass's definition; the tests check they agree to round-off.
+    beyond the forward pass's definition; the tests check they agree to round-off. ``idx`` selects
+    samples (default: all N).
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     check_choice("method", method, JACOBIAN_METHODS)
-    _check_array_fits("the per-sample Jacobians", (objective.n_samples, objective.n_classes, params.size))
+    X = objective.X if idx is None else objective.X[np.asarray(idx, dtype=np.int64)]
+    check_array_fits("the per-sample Jacobians", (X.shape[0], objective.n_classes, params.size))
     fn = _jacobians_autograd if method == "autograd" else _jacobians_backprop
-    return fn(objective, params, objective.X)
+    return fn(objective, params, X)
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,13 +165,13 @@ def gauss_newton(
 
     :math:`A_i` is the Hessian of the loss in logit space: :math:`\mathrm{diag}(p_i) - p_i p_i^\top`
     for cross-entropy, :math:`I_C` for MSE, used through its factor :math:`A_i = S_i S_i^\top`
-    (:func:`logit_hessian_factor`), so that :math:`G = \frac1N \sum_i M_i M_i^\top` with
+    (:meth:`hessian_spectra.losses.Loss.hessian_factor`), so that :math:`G = \frac1N \sum_i M_i M_i^\top` with
     :math:`M_i = J_i^\top S_i`: a symmetric rank-k update (half the flops of a general product, and
     positive semidefinite by construction). :math:`J_i` come from :func:`per_sample_jacobians`
     (``method``), accumulated over blocks of ``chunk_size`` samples (default: ~64 MiB of Jacobians
     per block).
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     check_choice("method", method, JACOBIAN_METHODS)
     P, C, N = params.size, objective.n_classes, objective.n_samples
@@ -222,26 +181,10 @@ def gauss_newton(
     G = np.zeros((P, P))
     for sl in _chunks(N, 8 * C * P, chunk_size):
         J = fn(objective, params, objective.X[sl])
-        S = logit_hessian_factor(logits[sl], objective.loss)
+        S = objective.loss_function.hessian_factor(logits[sl])
         M = np.ascontiguousarray(np.einsum("ncp,nck->nkp", J, S).reshape(-1, P))
         G += M.T @ M  # NumPy calls BLAS syrk for a product of an array with its own transpose
-    return _symmetrize(G / N)
-
-
-def logit_hessian_factor(logits, loss: str) -> np.ndarray:
-    r"""Per-sample factors :math:`S_i` (N × C × C) with :math:`S_i S_i^\top = A_i = \nabla_f^2\ell(f_i, y_i)`.
-
-    Cross-entropy: :math:`S_i = (I - p_i \mathbf 1^\top)\,\mathrm{diag}\sqrt{p_i}`, whose column c is
-    :math:`\sqrt{p_c}\,(e_c - p)`, by :math:`\mathrm{diag}\,p - pp^\top = \sum_c p_c (e_c - p)(e_c - p)^\top`
-    (theory Eq. T6). MSE: :math:`S_i = I_C`. Neither depends on the labels.
-    """
-    check_choice("loss", loss, _losses.LOSSES)
-    z = np.asarray(logits, dtype=np.float64)
-    n, c = z.shape
-    if loss == "mse":
-        return np.broadcast_to(np.eye(c), (n, c, c))
-    p = _losses.softmax(z)
-    return (np.eye(c)[None, :, :] - p[:, :, None]) * np.sqrt(p)[:, None, :]
+    return symmetrize(G / N)
 
 
 def residual_term(objective: Objective, params) -> np.ndarray:
@@ -251,11 +194,11 @@ def residual_term(objective: Objective, params) -> np.ndarray:
     residuals :math:`r_i = \nabla_f\ell(f_i(w), y_i)` frozen at ``params``: its Hessian at :math:`w`
     is exactly R, and no G or H enters. Symmetrized.
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     check_dense_fits(params.size, n_matrices=2)
     logits = np.asarray(objective.logits(params))
-    r = _losses.logit_gradient(logits, objective.y, objective.loss) / objective.n_samples
+    r = objective.loss_function.gradient(logits, objective.y) / objective.n_samples
 
     def frozen_residual_objective(v):
         return anp.sum(objective.logits(v) * r)
@@ -272,12 +215,12 @@ def gauss_newton_linearized(objective: Objective, params) -> np.ndarray:
     linear in v, :math:`\nabla^2 L^{\rm lin}(w) = \frac1N\sum_i J_i^\top A_i J_i = G` exactly — the
     route curvlinops uses for its reference GGN. Costs P reverse passes through a doubled graph.
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     check_dense_fits(params.size, n_matrices=2)
     f0 = np.asarray(objective.logits(params))
     jvp = make_jvp_reversemode(objective.logits)(params)
-    loss_fn = _losses.loss_function(objective.loss)
+    loss_fn = objective.loss_function.mean
 
     def linearized_loss(v):
         return loss_fn(f0 + jvp(v - params), objective.y)
@@ -293,11 +236,9 @@ def gauss_newton_linearized(objective: Objective, params) -> np.ndarray:
 def _loss_gradients_rows(objective: Objective, params: np.ndarray, X, y) -> np.ndarray:
     """Rows :math:`\\nabla_w \\ell(f(w, x_i), y_i)` for the given samples, one reverse pass."""
     n = X.shape[0]
-    loss_fn = _losses.loss_function(objective.loss)  # mean over samples: multiply back by n
+    loss_fn = objective.loss_function.mean  # mean over samples: multiply back by n
     rows = np.tile(params, (n, 1))
-    vjp, _ = make_vjp(
-        lambda W: n * loss_fn(_per_sample_logits(W, X, objective.layer_sizes, objective.activation), y)
-    )(rows)
+    vjp, _ = make_vjp(lambda W: n * loss_fn(_per_sample_logits(W, X, objective), y))(rows)
     return vjp(1.0)
 
 
@@ -309,13 +250,13 @@ def per_sample_loss_gradients(objective: Objective, params, y=None) -> np.ndarra
     :func:`model_fisher`); the default is the objective's own labels. Their mean is
     :math:`\nabla L(w)`.
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     if y is None:
         y = objective.y
     else:
         y = check_labels("y", y, objective.n_samples, objective.n_classes)
-    _check_array_fits("the per-sample gradients", (objective.n_samples, params.size))
+    check_array_fits("the per-sample gradients", (objective.n_samples, params.size))
     return _loss_gradients_rows(objective, params, objective.X, y)
 
 
@@ -328,7 +269,7 @@ def empirical_fisher(objective: Objective, params) -> np.ndarray:
     """
     g = per_sample_loss_gradients(objective, params)
     check_dense_fits(g.shape[1], n_matrices=2)
-    return _symmetrize(g.T @ g / g.shape[0])
+    return symmetrize(g.T @ g / g.shape[0])
 
 
 def gradient_covariance(objective: Objective, params) -> np.ndarray:
@@ -341,7 +282,7 @@ def gradient_covariance(objective: Objective, params) -> np.ndarray:
     g = per_sample_loss_gradients(objective, params)
     check_dense_fits(g.shape[1], n_matrices=2)
     d = g - g.mean(axis=0)
-    return _symmetrize(d.T @ d / g.shape[0])
+    return symmetrize(d.T @ d / g.shape[0])
 
 
 def model_fisher(objective: Objective, params) -> np.ndarray:
@@ -358,7 +299,7 @@ def model_fisher(objective: Objective, params) -> np.ndarray:
     Since :math:`\mathrm{diag}\,p - pp^\top = \sum_c p_c (e_c - p)(e_c - p)^\top`, F equals the
     Gauss-Newton term G for cross-entropy (theory Eq. T6). Cross-entropy only.
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     if objective.loss != "cross_entropy":
         raise ValueError(
@@ -366,13 +307,13 @@ def model_fisher(objective: Objective, params) -> np.ndarray:
         )
     P, N, C = params.size, objective.n_samples, objective.n_classes
     check_dense_fits(P, n_matrices=2)
-    _check_array_fits("the per-sample gradients", (N, P))
-    p = _losses.softmax(objective.logits(params))
+    check_array_fits("the per-sample gradients", (N, P))
+    p = softmax(objective.logits(params))
     F = np.zeros((P, P))
     for k in range(C):
         g = _loss_gradients_rows(objective, params, objective.X, np.full(N, k))
         F += (g * p[:, k : k + 1]).T @ g
-    return _symmetrize(F / N)
+    return symmetrize(F / N)
 
 
 def empirical_fisher_residual(objective: Objective, params) -> np.ndarray:
@@ -384,7 +325,7 @@ def empirical_fisher_residual(objective: Objective, params) -> np.ndarray:
     denominators frozen at ``params`` (by autograd; the ratio is evaluated as
     :math:`\exp(\log s_i(v) - \log s_i(w))` for stability).
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     if objective.loss != "cross_entropy":
         raise ValueError(
@@ -417,21 +358,10 @@ def reference_term(objective: Objective, params, term: str) -> np.ndarray:
     ``"G"``: :func:`gauss_newton` with autograd per-sample Jacobians; ``"R"``: :func:`residual_term`
     (frozen-residual autograd Hessian). Refuses a P whose dense matrices would not fit in memory.
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     check_choice("term", term, ("G", "R"))
     check_dense_fits(objective.n_params, n_matrices=2)
     if term == "G":
         return gauss_newton(objective, params, method="autograd")
     return residual_term(objective, params)
-
-
-def class_mean_eigenvalues(objective: Objective, params, weighting: str = "samples") -> dict:
-    """Eigenvalues of Papyan's class-mean terms from their small Gram matrices (cross-entropy).
-
-    Returns ``{"eigvals_G1": (C,), "eigvals_G012": (C²,), "eigvals_G0": (C,), "eigvals_G2":
-    (C(C-1),)}``, each ascending; see :func:`hessian_spectra.curvature.papyan.class_mean_eigenvalues`.
-    """
-    from . import papyan
-
-    return papyan.class_mean_eigenvalues(objective, params, weighting=weighting)

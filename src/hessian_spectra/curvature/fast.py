@@ -64,19 +64,20 @@ fresh pages cost the kernel a zero-fill as large as the copies themselves.
 
 from __future__ import annotations
 
-import contextlib
+import enum
 import functools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import losses as _losses
 from .. import mlp
 from .._checks import check_dense_fits, check_positive_int
+from ..losses import Loss
 from ..objective import Objective
-from . import TERMS, check_terms, register_engine
+from .terms import TERMS, check_terms
 
 #: Default bound on the engine's own working memory (bytes), on top of the output matrices.
 DEFAULT_WORKSPACE_BYTES = 512 * 2**20
@@ -107,29 +108,18 @@ class _Chunk:
       ``S_diagonal[m]``), else ``(c, n_{m+1}, n_{m+1})``.
     """
 
-    def __init__(self, X, y, layers, act, loss):
+    def __init__(self, X, y, params, layer_sizes, activation: str, loss: Loss):
+        fp = mlp.forward_pass(params, X, layer_sizes, activation)
+        layers = fp.layers
         L = len(layers)
         c = X.shape[0]
-        hs, zs = [X], []
-        for l, (W, b) in enumerate(layers):
-            z = hs[-1] @ W + b
-            zs.append(z)
-            if l < L - 1:
-                hs.append(act.fn(z))
         self.n_samples = c
-        self.ht = [np.hstack([h, np.ones((c, 1))]) for h in hs]
+        self.ht = [np.hstack([h, np.ones((c, 1))]) for h in fp.hs]
         self.ht_t = [np.ascontiguousarray(h.T) for h in self.ht]
-        self.d1 = [act.d1(z) for z in zs[:-1]]
-        r = _losses.logit_gradient(zs[-1], y, loss)
-        A = _losses.logit_hessian(zs[-1], y, loss)
-
-        # Backward pass: g_{L-1} = r;  dh_l = ∂ℓ/∂h_{l+1} = g_{l+1} W_{l+1}ᵀ;  g_l = dh_l ⊙ σ′(z_l).
-        self.g = [None] * L
-        self.g[L - 1] = r
-        dh = [None] * L
-        for l in range(L - 2, -1, -1):
-            dh[l] = self.g[l + 1] @ layers[l + 1][0].T
-            self.g[l] = dh[l] * self.d1[l]
+        self.d1 = fp.d1
+        A = loss.hessian(fp.logits, y)
+        # Backward pass (hessian_spectra.mlp): g_{L-1} = r;  g_l = (g_{l+1} W_{l+1}ᵀ) ⊙ σ′(z_l).
+        self.g = fp.backward(loss.gradient(fp.logits, y))
 
         # Transposed Jacobians: Tᵀ_{l+1,l} = diag σ′(z_l) W_{l+1};  Tᵀ_{m,l} = (Tᵀ_{m-1,l} ⊙ σ′(z_{m-1})) W_m.
         self.Tt = {}
@@ -143,11 +133,13 @@ class _Chunk:
         # A B_m with B_m = T_{L-1,m} (B_{L-1} = I).
         self.AB = [A if m == L - 1 else A @ self.Tt[L - 1, m].transpose(0, 2, 1) for m in range(L)]
 
-        # σ″ part of ∂²ℓ/∂z_m²: S_{L-1} = 0,  S_m = D′_m W_{m+1} S_{m+1} W_{m+1}ᵀ D′_m + diag(σ″(z_m) ⊙ dh_m).
+        # σ″ part of ∂²ℓ/∂z_m²: S_{L-1} = 0,  S_m = D′_m W_{m+1} S_{m+1} W_{m+1}ᵀ D′_m + diag(σ″(z_m) ⊙ dh_m)
+        # with dh_m = ∂ℓ/∂h_{m+1} = g_{m+1} W_{m+1}ᵀ.
         self.S = [None] * L
         self.S_diagonal = [False] * L
+        d2 = fp.d2()
         for m in range(L - 2, -1, -1):
-            diag = act.d2(zs[m]) * dh[m]
+            diag = d2[m] * (self.g[m + 1] @ layers[m + 1][0].T)
             nxt = self.S[m + 1]
             if nxt is None:
                 if np.any(diag):
@@ -190,53 +182,23 @@ class _Chunk:
 
 
 # --------------------------------------------------------------------------------------------
-# The block products, and a way to list them
-# --------------------------------------------------------------------------------------------
-
-_product_log: list | None = None
-
-
-def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = a @ b``: every sample-sum product of the assembly goes through here."""
-    if _product_log is not None:
-        _product_log.append((a.shape, b.shape))
-    return np.matmul(a, b, out=out)
-
-
-@contextlib.contextmanager
-def recording_products():
-    """Within the ``with`` block, the shapes ``((m, k), (k, n))`` of every block product the engine
-    forms are appended to the yielded list. :mod:`hessian_spectra.bench` times the same products on
-    random operands: the engine's floor on the machine, and so the best ratio any overhead-free
-    implementation of this algorithm could reach."""
-    global _product_log
-    previous, _product_log = _product_log, []
-    try:
-        yield _product_log
-    finally:
-        _product_log = previous
-
-
-def product_flops(shapes) -> int:
-    """Flops of the products ``[((m, k), (k, n)), ...]``: ``Σ 2 m k n``."""
-    return sum(2 * a[0] * a[1] * b[1] for a, b in shapes)
-
-
-# --------------------------------------------------------------------------------------------
-# Scratch buffers reused by every strip and block of one call
+# The workspace of one call: reused buffers, and the record of the products when asked for
 # --------------------------------------------------------------------------------------------
 
 
-class _Scratch:
-    """Named float64 buffers, each grown to the largest size asked for and then reused.
+class _Workspace:
+    """Named float64 buffers, each grown to the largest size asked for and then reused, and the
+    optional record of every block product.
 
     The hot loops would otherwise allocate a fresh temporary per strip; large temporaries come
     from fresh pages that the kernel must zero on first touch, which costs as much as the copies.
-    A view returned by :meth:`get` is valid until ``name`` is asked for again.
+    A view returned by :meth:`get` is valid until ``name`` is asked for again. ``products`` is
+    ``None`` (nothing recorded) or a list that :meth:`gemm` appends each product's shapes to.
     """
 
-    def __init__(self):
+    def __init__(self, products: list | None = None):
         self._buffers = {}
+        self.products = products
 
     def get(self, name: str, shape) -> np.ndarray:
         """An uninitialized array of ``shape`` backed by the buffer ``name``."""
@@ -257,56 +219,117 @@ class _Scratch:
             k += n
         return out
 
+    def gemm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out = a @ b``: every sample-sum product of the assembly goes through here."""
+        if self.products is not None:
+            self.products.append((a.shape, b.shape))
+        return np.matmul(a, b, out=out)
+
+
+def product_flops(shapes) -> int:
+    """Flops of the products ``[((m, k), (k, n)), ...]``: ``Σ 2 m k n``."""
+    return sum(2 * a[0] * a[1] * b[1] for a, b in shapes)
+
 
 # --------------------------------------------------------------------------------------------
 # What to multiply for one block, and where the products go
 # --------------------------------------------------------------------------------------------
 
 
-def _block_plan(terms, residual: str, cross: str):
-    """Products to form for a block and how each requested term is made of them.
+class _Residual(enum.Enum):
+    """What :math:`S_m` (the σ″ part of :math:`\\partial^2\\ell/\\partial z_m^2`) is in a block."""
 
-    ``residual`` says what :math:`S_m` is in this block: ``"zero"``, ``"diag"`` (a diagonal block
-    with diagonal :math:`S_m`, whose R part is the cheap product with the diagonal only) or
-    ``"full"``. ``cross`` says how the block's cross term is formed: ``"none"`` (diagonal blocks),
-    ``"strip"`` (``m = l + 2``: as a product ``"X"`` with the same rows and columns as the main
-    ones, see :func:`_main_strip`) or ``"apart"`` (:func:`_cross_products`). Returns
-    ``(kernels, combos, diag_targets, cross_targets)``:
+    ZERO = "S_m vanishes: the block has no R product"
+    DIAGONAL = "a diagonal block with diagonal S_m: R is the cheap product with the diagonal only"
+    FULL = "S_m is a full matrix: R is a product with the kernel T_mlᵀ S_m"
+
+
+class _Cross(enum.Enum):
+    """How the cross term :math:`\\frac1N\\sum_i \\tilde h_l[a] E_{ml}[b,p] g_m[q]` of a block is formed."""
+
+    NONE = "diagonal block (l = m): no cross term"
+    IN_STRIP = "m = l + 2: a product 'X' with the same rows and columns as the main ones (_main_strip)"
+    APART = "m = l + 1 or m > l + 2: by _cross_products"
+
+
+@dataclass(frozen=True)
+class _BlockPlan:
+    """Products to form for a block and how each requested term is made of them.
 
     - ``kernels``: the per-sample coefficient matrices to multiply, among ``"G"``
       (:math:`B_l^\\top A B_m`), ``"R"`` (:math:`T_{ml}^\\top S_m`) and ``"H"`` (their sum; used only
       when H alone is requested, so that it costs one product);
-    - ``combos[t]``: the products that add up to term ``t`` in a strip (kernels, and ``"X"``;
-      H = G + R, when H is requested with only one of G and R, is formed while they are in cache);
+    - ``combos[t]``: the products that add up to term ``t`` in a strip (kernels, and ``"X"``, the
+      in-strip cross term; H = G + R, when H is requested with only one of G and R, is formed while
+      they are in cache);
     - ``diag_targets``: terms that receive the diagonal-:math:`S_m` product;
     - ``cross_targets``: terms that receive the cross term from :func:`_cross_products`.
     """
-    wants = set(terms)
-    gets_cross = [t for t in terms if t in ("H", "R")] if cross != "none" else []
-    if wants == {"H"} and residual == "full":
-        kernels, combos = ["H"], {"H": ["H"]}
-    else:
-        kernels = []
-        if wants & {"G", "H"}:
-            kernels.append("G")
-        if residual == "full" and wants & {"R", "H"}:
-            kernels.append("R")
-        combos = {}
-        for t in terms:
-            if t == "G":
-                combos[t] = ["G"]
-            elif t == "R":
-                combos[t] = ["R"] if residual == "full" else []
-            else:
-                combos[t] = ["G", "R"] if residual == "full" else ["G"]
-    if cross == "strip":
-        for t in gets_cross:
-            combos[t] = [*combos[t], "X"]
-    diag_targets = [t for t in terms if t in ("H", "R")] if residual == "diag" else []
-    return kernels, combos, diag_targets, gets_cross if cross == "apart" else []
+
+    kernels: tuple
+    combos: dict
+    diag_targets: tuple
+    cross_targets: tuple
+
+    @property
+    def in_strip_cross(self) -> bool:
+        """Whether a term takes the cross term as the in-strip product ``"X"``."""
+        return any("X" in combo for combo in self.combos.values())
+
+    @classmethod
+    def make(cls, terms, residual: _Residual, cross: _Cross) -> _BlockPlan:
+        """The plan of a block whose :math:`S_m` is ``residual`` and cross term ``cross``."""
+        wants = set(terms)
+        gets_cross = tuple(t for t in terms if t in ("H", "R")) if cross is not _Cross.NONE else ()
+        full = residual is _Residual.FULL
+        if wants == {"H"} and full:
+            kernels, combos = ("H",), {"H": ("H",)}
+        else:
+            kernels = tuple(k for k, needs in (("G", {"G", "H"}), ("R", {"R", "H"})) if wants & needs)
+            if not full:
+                kernels = tuple(k for k in kernels if k != "R")
+            combos = {
+                t: {"G": ("G",), "R": ("R",) if full else (), "H": ("G", "R") if full else ("G",)}[t]
+                for t in terms
+            }
+        if cross is _Cross.IN_STRIP:
+            combos = {t: (*combo, "X") if t in gets_cross else combo for t, combo in combos.items()}
+        diag_targets = tuple(t for t in terms if t in ("H", "R")) if residual is _Residual.DIAGONAL else ()
+        return cls(kernels, combos, diag_targets, gets_cross if cross is _Cross.APART else ())
 
 
-def _kernel_stack(scratch: _Scratch, ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
+@dataclass(frozen=True)
+class _Block:
+    """Block ``(l, m)`` of the output (``l ≤ m``) for one chunk of samples: its plan, the 4-d views
+    ``views[t][a, p, b, q]`` of its place in each assembled term ``t`` and of the mirrored place
+    (``mirrors``, the lower triangle), and whether the chunk adds to what earlier chunks wrote."""
+
+    l: int
+    m: int
+    plan: _BlockPlan
+    views: dict
+    mirrors: dict
+    accumulate: bool
+
+    @property
+    def diagonal(self) -> bool:
+        return self.l == self.m
+
+
+@dataclass(frozen=True)
+class _StripFactors:
+    """The right factors of a block's strip products (:func:`_main_strip`).
+
+    ``K``: the stacked kernels (:func:`_kernel_stack`) or ``None``; ``s_diag``: the diagonal
+    :math:`S_m/N` or ``None``; ``cross``: ``(d_t, Y, W_t)`` of the in-strip cross term or ``None``.
+    """
+
+    K: np.ndarray | None
+    s_diag: np.ndarray | None
+    cross: tuple | None
+
+
+def _kernel_stack(ws: _Workspace, ch: _Chunk, l, m, kernels, scale) -> np.ndarray:
     """``(c, len(kernels) · n_{l+1} · n_{m+1})`` array of the scaled per-sample kernels.
 
     On a diagonal block (``l = m``) every kernel is symmetric (:math:`B_l^\\top A B_l`, :math:`S_l`),
@@ -315,8 +338,8 @@ def _kernel_stack(scratch: _Scratch, ch: _Chunk, l, m, kernels, scale) -> np.nda
     c, np_, nq = ch.n_samples, ch.g[l].shape[1], ch.g[m].shape[1]
     nk = len(kernels)
     n_cols = np_ * (np_ + 1) // 2 if l == m else np_ * nq
-    out = scratch.get("kernel_stack", (c, nk * n_cols))
-    K = scratch.get("kernels", (c, nk, np_, nq)) if l == m else out.reshape(c, nk, np_, nq)
+    out = ws.get("kernel_stack", (c, nk * n_cols))
+    K = ws.get("kernels", (c, nk, np_, nq)) if l == m else out.reshape(c, nk, np_, nq)
     for j, k in enumerate(kernels):
         if k == "G":
             K[:, j] = ch.kernel_G(l, m)
@@ -376,9 +399,7 @@ def _khatri_rao_rows(left_t, right_t, runs, out) -> np.ndarray:
     return out
 
 
-def _main_strip(
-    scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accumulate, K, s_diag, cross, strip
-):
+def _main_strip(ws: _Workspace, ch: _Chunk, block: _Block, factors: _StripFactors, strip) -> None:
     """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\tilde h_m[b] K_i[p,q]` for the pairs of one strip.
 
     One GEMM ``(ĥ_l ⊙ ĥ_m)ᵀ K`` (Khatri-Rao rows on the left, sample index inner) for the strip's
@@ -396,11 +417,14 @@ def _main_strip(
     ``W_t[b] = W_{m-1}[:, b]``
     (``d_t`` and ``W_t`` carry a zero row for the bias ``b = n_m``, which has no cross term).
     """
-    kernels, combos, diag_targets, _ = plan
+    l, m = block.l, block.m
+    kernels, combos, diag_targets = block.plan.kernels, block.plan.combos, block.plan.diag_targets
+    views, mirrors, accumulate = block.views, block.mirrors, block.accumulate
+    K, s_diag, cross = factors.K, factors.s_diag, factors.cross
     size, runs = strip
     c, np_, nq = ch.n_samples, ch.g[l].shape[1], ch.g[m].shape[1]
     nk = len(kernels)
-    left, prod, full, prod_d, left_x, prod_x = scratch.carve(
+    left, prod, full, prod_d, left_x, prod_x = ws.carve(
         "strip",
         (size, c),
         (size, K.shape[1] if kernels else 0),
@@ -416,7 +440,7 @@ def _main_strip(
     ]
     products = {}
     if kernels:
-        _gemm(left, K, prod)
+        ws.gemm(left, K, prod)
         if l == m:  # entry (a, q, b, p) equals (a, p, b, q): expand the columns p ≤ q to all (p, q)
             prod = np.take(prod.reshape(size, nk, -1), _triangle_expansion(np_), axis=2, out=full)
         prod = prod.reshape(size, nk, np_, nq)
@@ -424,7 +448,7 @@ def _main_strip(
     if cross is not None:
         d_t, Y, W_t = cross
         _khatri_rao_rows(ch.ht_t[l], d_t, runs, left_x)
-        cross_prod = _gemm(left_x, Y, prod_x).reshape(size, np_, nq)
+        cross_prod = ws.gemm(left_x, Y, prod_x).reshape(size, np_, nq)
         for _, b0, b1, k0 in runs:
             cross_prod[k0 : k0 + b1 - b0] *= W_t[b0:b1, :, None]
         products["X"] = cross_prod
@@ -448,7 +472,7 @@ def _main_strip(
                     for x in part[2:]:
                         dest += x
     if diag_targets:
-        _gemm(left, s_diag, prod_d)  # the entries (a, p, b, p)
+        ws.gemm(left, s_diag, prod_d)  # the entries (a, p, b, p)
         for t in diag_targets:
             for dests, rr in ((views[t], runs), (mirrors[t], mirror_runs)):
                 diag = _pair_diagonal(dests)
@@ -469,44 +493,43 @@ def _triangle_expansion(n: int) -> np.ndarray:
     return tri
 
 
-def _assemble_block(
-    scratch: _Scratch, ch: _Chunk, l, m, plan, views, mirrors, accumulate, scale, workspace_bytes, layers
-):
+def _assemble_block(ws: _Workspace, ch: _Chunk, block: _Block, scale, workspace_bytes, layers) -> None:
     """Add block ``(l, m)`` of one chunk of samples to the output views and their mirrors: the main
     products (:func:`_main_strip`, strip by strip; with the cross term when ``m = l + 2``), then the
     cross term of the other off-diagonal blocks (:func:`_cross_products`)."""
-    kernels, combos, diag_targets, cross_targets = plan
+    l, m, plan = block.l, block.m, block.plan
     c = ch.n_samples
     na, nb = ch.ht[l].shape[1], ch.ht[m].shape[1]
     np_, nq = ch.g[l].shape[1], ch.g[m].shape[1]
-    symmetric = l == m
-    n_cols = np_ * (np_ + 1) // 2 if symmetric else np_ * nq
+    n_cols = np_ * (np_ + 1) // 2 if block.diagonal else np_ * nq
     budget = min(_STRIP_PAIR_BYTES, workspace_bytes // 4)
-    in_strip_cross = any("X" in combo for combo in combos.values())
-    if kernels or diag_targets or in_strip_cross:
-        K = _kernel_stack(scratch, ch, l, m, kernels, scale) if kernels else None
-        s_diag = ch.S[m] * scale if diag_targets else None
+    if plan.kernels or plan.diag_targets or plan.in_strip_cross:
         cross = None
-        if in_strip_cross:  # m = l + 2 (see _main_strip)
+        if plan.in_strip_cross:  # m = l + 2 (see _main_strip)
             d_t = np.zeros((nb, c))
             d_t[:-1] = ch.d1[m - 1].T
             W_t = np.zeros((nb, np_))
             W_t[:-1] = layers[m - 1][0].T
             cross = (d_t, ch.cross_factor(l, m, scale), W_t)
+        factors = _StripFactors(
+            K=_kernel_stack(ws, ch, l, m, plan.kernels, scale) if plan.kernels else None,
+            s_diag=ch.S[m] * scale if plan.diag_targets else None,
+            cross=cross,
+        )
         # Per pair of a strip: its left factor (c), its product (nk·n_cols, expanded to nk·np·nq on a
         # diagonal block), the diagonal-S product (np) and the cross term's factor and product.
-        nk = len(kernels)
-        pair_bytes = 8 * (c + nk * (n_cols + (np_ * nq if symmetric else 0)) + np_)
+        nk = len(plan.kernels)
+        pair_bytes = 8 * (c + nk * (n_cols + (np_ * nq if block.diagonal else 0)) + np_)
         if cross is not None:
             pair_bytes += 8 * (c + np_ * nq)
-        for strip in _pair_strips(na, nb, symmetric, max(1, budget // pair_bytes)):
-            _main_strip(scratch, ch, l, m, plan, views, mirrors, accumulate, K, s_diag, cross, strip)
-    if cross_targets:
-        dests = [v[t] for t in cross_targets for v in (views, mirrors)]
-        _cross_products(scratch, ch, l, m, dests, scale, budget)
+        for strip in _pair_strips(na, nb, block.diagonal, max(1, budget // pair_bytes)):
+            _main_strip(ws, ch, block, factors, strip)
+    if plan.cross_targets:
+        dests = [v[t] for t in plan.cross_targets for v in (block.views, block.mirrors)]
+        _cross_products(ws, ch, l, m, dests, scale, budget)
 
 
-def _cross_products(scratch: _Scratch, ch: _Chunk, l, m, dests, scale, budget) -> None:
+def _cross_products(ws: _Workspace, ch: _Chunk, l, m, dests, scale, budget) -> None:
     """Add :math:`\\frac1N\\sum_i \\tilde h_l[a]\\,E_{ml}[b,p]\\,g_m[q]` (``l < m``) to each block view."""
     c = ch.n_samples
     hl = ch.ht[l]
@@ -524,8 +547,8 @@ def _cross_products(scratch: _Scratch, ch: _Chunk, l, m, dests, scale, budget) -
         ]
         for a0 in range(0, na, rows):
             a1 = min(na, a0 + rows)
-            prod = scratch.get("strip", (a1 - a0, np_ * nq))
-            _gemm(ch.ht_t[l][a0:a1], Y, prod)
+            prod = ws.get("strip", (a1 - a0, np_ * nq))
+            ws.gemm(ch.ht_t[l][a0:a1], Y, prod)
             for d in diags:
                 d[a0:a1] += prod.reshape(a1 - a0, np_, nq)
         return
@@ -534,9 +557,9 @@ def _cross_products(scratch: _Scratch, ch: _Chunk, l, m, dests, scale, budget) -
     g_t = np.ascontiguousarray((ch.g[m] * scale).T)
     # Columns (a, q) of the right factor, whole rows a at a time where they fit.
     for size, runs in _pair_strips(na, nq, False, max(1, budget // (8 * (c + np_ * nb)))):
-        right, prod = scratch.carve("strip", (size, c), (np_ * nb, size))
+        right, prod = ws.carve("strip", (size, c), (np_ * nb, size))
         _khatri_rao_rows(ch.ht_t[l], g_t, runs, right)
-        prod = _gemm(Et.T, right.T, prod).reshape(np_, nb, size)
+        prod = ws.gemm(Et.T, right.T, prod).reshape(np_, nb, size)
         for d in dests:
             for a, q0, q1, k0 in runs:
                 d[a, :, :nb, q0:q1] += prod[:, :, k0 : k0 + q1 - q0]
@@ -590,6 +613,7 @@ def hessian_gn_residual(
     chunk_size: int | None = None,
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
     progress: bool = False,
+    products: list | None = None,
 ) -> dict[str, np.ndarray]:
     r"""Exact dense :math:`H`, :math:`G`, :math:`R` of :math:`L(w) = \frac1N\sum_i\ell(f(w,x_i),y_i)`.
 
@@ -628,6 +652,10 @@ def hessian_gn_residual(
         ``workspace_bytes`` (measured by ``hessian-spectra bench``; BLAS's own buffers aside).
     progress : bool
         Show a tqdm progress bar over the (chunk, block) steps.
+    products : list, optional
+        When given, the shapes ``((m, k), (k, n))`` of every block product are appended to it
+        (:func:`product_flops` counts their flops; the benchmark times the same products on random
+        operands: the floor of the algorithm on the machine). Nothing is recorded otherwise.
     Returns
     -------
     dict
@@ -646,11 +674,9 @@ def hessian_gn_residual(
         chunk_size = min(check_positive_int("chunk_size", chunk_size), N)
     check_dense_fits(P, n_matrices=len(terms))
 
-    act = mlp.get_activation(objective.activation)
     layers = mlp.unflatten(params, sizes)
     L = len(layers)
     offsets = [sl[0].start for sl in mlp.param_slices(sizes)] + [P]
-    blocks = [(l, m) for l in range(L) for m in range(l, L)]
     # With G and R both requested, H = G + R is one streaming addition at the end (cheaper than
     # scattering a third matrix); otherwise every requested term is assembled block by block.
     derived_H = "H" in terms and "G" in terms and "R" in terms
@@ -658,32 +684,34 @@ def hessian_gn_residual(
     assembled = tuple(t for t in terms if not (derived_H and t == "H"))
     scale = 1.0 / N
     n_chunks = -(-N // chunk_size)
-    scratch = _Scratch()
-    with tqdm(total=n_chunks * len(blocks), desc="Hessian blocks", unit="block", disable=not progress) as bar:
+    pairs = [(l, m) for l in range(L) for m in range(l, L)]
+    ws = _Workspace(products)
+    with tqdm(total=n_chunks * len(pairs), desc="Hessian blocks", unit="block", disable=not progress) as bar:
         for c0 in range(0, N, chunk_size):
+            samples = slice(c0, c0 + chunk_size)
             ch = _Chunk(
-                objective.X[c0 : c0 + chunk_size],
-                objective.y[c0 : c0 + chunk_size],
-                layers,
-                act,
-                objective.loss,
-            )
-            for l, m in blocks:
+                objective.X[samples], objective.y[samples], params, sizes, objective.activation,
+                objective.loss_function,
+            )  # fmt: skip
+            for l, m in pairs:
                 if ch.S[m] is None:
-                    residual = "zero"
+                    residual = _Residual.ZERO
                 elif ch.S_diagonal[m] and l == m:
-                    residual = "diag"
+                    residual = _Residual.DIAGONAL
                 else:
-                    residual = "full"
-                cross = "none" if l == m else "strip" if m == l + 2 else "apart"
-                plan = _block_plan(assembled, residual, cross)
+                    residual = _Residual.FULL
+                cross = _Cross.NONE if l == m else _Cross.IN_STRIP if m == l + 2 else _Cross.APART
                 shape4 = (sizes[l] + 1, sizes[l + 1], sizes[m] + 1, sizes[m + 1])
                 rows, cols = slice(offsets[l], offsets[l + 1]), slice(offsets[m], offsets[m + 1])
-                views = {t: _block_view(out[t], rows, cols, shape4) for t in assembled}
-                mirrors = {t: _mirror_view(out[t], rows, cols, shape4) for t in assembled}
-                _assemble_block(
-                    scratch, ch, l, m, plan, views, mirrors, c0 > 0, scale, workspace_bytes, layers
+                block = _Block(
+                    l,
+                    m,
+                    _BlockPlan.make(assembled, residual, cross),
+                    views={t: _block_view(out[t], rows, cols, shape4) for t in assembled},
+                    mirrors={t: _mirror_view(out[t], rows, cols, shape4) for t in assembled},
+                    accumulate=c0 > 0,
                 )
+                _assemble_block(ws, ch, block, scale, workspace_bytes, layers)
                 bar.update()
             del ch  # before the next chunk's arrays exist
     if derived_H:  # G and R are exactly symmetric, so is their sum
@@ -691,7 +719,6 @@ def hessian_gn_residual(
     return out
 
 
-@register_engine("fast")
 def fast_engine(objective: Objective, params, terms: Sequence[str]) -> dict[str, np.ndarray]:
     """The ``"fast"`` engine of :func:`hessian_spectra.curvature.hessian_terms`: :func:`hessian_gn_residual`."""
     return hessian_gn_residual(objective, params, terms)

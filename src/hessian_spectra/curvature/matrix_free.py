@@ -30,10 +30,9 @@ import numpy as np
 from autograd import grad, make_jvp, make_vjp
 from scipy.sparse.linalg import LinearOperator
 
-from .. import losses as _losses
 from .. import mlp
 from .._checks import check_choice, check_positive_int
-from ..objective import Objective
+from ..objective import Objective, check_objective
 from .lanczos import (
     DEFAULT_MAXITER,
     DEFAULT_TOL,
@@ -47,6 +46,7 @@ from .lanczos import (
     slq,
     smoothing_variance,
 )
+from .terms import TERMS
 
 __all__ = [
     "CurvatureOperator",
@@ -67,8 +67,6 @@ __all__ = [
     "top_eigenvalues",
     "trace_estimate",
 ]
-
-TERMS = ("H", "G", "R")
 
 
 class CurvatureOperator(LinearOperator):
@@ -112,9 +110,7 @@ class CurvatureOperator(LinearOperator):
 
 
 def _setup(objective: Objective, params):
-    if not isinstance(objective, Objective):
-        raise ValueError(f"objective must be a hessian_spectra.Objective; got {type(objective).__name__}")
-    params = objective.check_params(params)
+    params = check_objective(objective).check_params(params)
 
     def logits_fn(w):
         return mlp.forward(w, objective.X, objective.layer_sizes, objective.activation)
@@ -156,15 +152,11 @@ def gauss_newton_operator(objective: Objective, params) -> CurvatureOperator:
     vjp, logits = make_vjp(logits_fn)(params)
     logits = np.asarray(logits, dtype=np.float64)
     n = objective.n_samples
-    softmax_probs = _losses.softmax(logits) if objective.loss == "cross_entropy" else None
+    loss = objective.loss_function
 
     def product(v):
         u = np.asarray(make_jvp(logits_fn)(params)(v)[1])  # J v, shape (N, C)
-        if softmax_probs is not None:
-            p = softmax_probs
-            s = p * u - p * np.sum(p * u, axis=1, keepdims=True)  # (diag p − p pᵀ) u per sample
-        else:
-            s = u
+        s = loss.hessian_vector_product(logits, u)  # A_i u_i per sample, A_i never formed
         return np.asarray(vjp(s)) / n  # (1/N) Σ_i J_iᵀ s_i
 
     return CurvatureOperator(product, objective.n_params, "G")
@@ -181,7 +173,7 @@ def residual_operator(objective: Objective, params) -> CurvatureOperator:
     """
     params, logits_fn = _setup(objective, params)
     logits = np.asarray(logits_fn(params), dtype=np.float64)
-    r = _losses.logit_gradient(logits, objective.y, objective.loss)  # (N, C), frozen
+    r = objective.loss_function.gradient(logits, objective.y)  # (N, C), frozen
     n = objective.n_samples
 
     def frozen_residual_objective(w):

@@ -48,17 +48,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from .. import losses as _losses
-from .._checks import as_float_array, check_choice, check_dense_fits
-from ..objective import Objective
-from .decomposition import (
-    JACOBIAN_METHODS,
-    _check_array_fits,
-    _check_objective,
-    _jacobians_autograd,
-    _jacobians_backprop,
-    _symmetrize,
-)
+from .._checks import as_float_array, check_array_fits, check_choice, check_dense_fits
+from ..objective import Objective, check_objective
+from ..spectrum import symmetrize
+from .decomposition import JACOBIAN_METHODS, per_sample_jacobians
 
 WEIGHTINGS = ("samples", "classes")
 KNOCK_OUTS = ("subtract_G1", "project_class_means")
@@ -113,7 +106,7 @@ class ClassMeanDecomposition(ClassMeans):
 
 
 def _check_cross_entropy(objective: Objective) -> None:
-    if objective.loss != "cross_entropy":
+    if not objective.loss_function.class_indexed_factor:
         raise ValueError(
             "Papyan's class-mean split is defined for softmax cross-entropy; got "
             f"loss={objective.loss!r} (use loss='cross_entropy')"
@@ -129,17 +122,16 @@ def per_sample_deltas(objective: Objective, params, idx=None, method: str = "bac
     :func:`hessian_spectra.curvature.decomposition.per_sample_jacobians` (``method``; the closed-form
     backward pass by default, so the class-mean split does not share the reference G's route).
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
+    _check_cross_entropy(objective)
     check_choice("method", method, JACOBIAN_METHODS)
     idx = np.arange(objective.n_samples) if idx is None else np.asarray(idx, dtype=np.int64)
     C, P = objective.n_classes, params.size
-    _check_array_fits("the per-sample vectors delta", (idx.size, C, P))
-    X = objective.X[idx]
-    J = (_jacobians_autograd if method == "autograd" else _jacobians_backprop)(objective, params, X)
-    p = _losses.softmax(objective.logits(params, X))
-    # S[i, c, k] = sqrt(p_ik) (δ_ck − p_ic): column k is sqrt(p_k) (e_k − p), so δ_{i,k} = J_iᵀ S[i, :, k]
-    S = (np.eye(C)[None, :, :] - p[:, :, None]) * np.sqrt(p)[:, None, :]
+    check_array_fits("the per-sample vectors delta", (idx.size, C, P))
+    J = per_sample_jacobians(objective, params, method, idx=idx)
+    # S[i, :, k] = sqrt(p_ik) (e_k − p_i): the factor of A_i = diag p_i − p_i p_iᵀ, so δ_{i,k} = J_iᵀ S[i, :, k]
+    S = objective.loss_function.hessian_factor(objective.logits(params, objective.X[idx]))
     return np.einsum("ncp,nck->nkp", J, S)
 
 
@@ -173,7 +165,7 @@ def class_means(
     Computed class by class (memory :math:`N_c \cdot C \cdot P` at a time); no P×P matrix is formed.
     See the module docstring for the definitions and for ``weighting``.
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     _check_cross_entropy(objective)
     C, P = objective.n_classes, params.size
@@ -197,7 +189,7 @@ def class_mean_decomposition(
     tested against an independently computed G. With ``weighting="samples"`` the sum is the G of the
     training loss for any class sizes; with ``"classes"`` it is the class-balanced G (module docstring).
     """
-    objective = _check_objective(objective)
+    objective = check_objective(objective)
     params = objective.check_params(params)
     _check_cross_entropy(objective)
     C, P = objective.n_classes, params.size
@@ -221,10 +213,10 @@ def class_mean_decomposition(
     V2 = (w[:, None, None] * means.nu).reshape(-1, P)
     return ClassMeanDecomposition(
         **vars(means),
-        G0=_symmetrize(V0.T @ V0),
-        G1=_symmetrize(V1.T @ V1),
-        G2=_symmetrize(V2.T @ V2),
-        G3=_symmetrize(G3),
+        G0=symmetrize(V0.T @ V0),
+        G1=symmetrize(V1.T @ V1),
+        G2=symmetrize(V2.T @ V2),
+        G3=symmetrize(G3),
     )
 
 
@@ -242,7 +234,7 @@ def gram_eigenvalues(vectors) -> np.ndarray:
     linearly dependent.
     """
     V = as_float_array("vectors", vectors, ndim=2)
-    return scipy.linalg.eigh(_symmetrize(V @ V.T), eigvals_only=True)
+    return scipy.linalg.eigh(symmetrize(V @ V.T), eigvals_only=True)
 
 
 def g0_eigenvalues_from_gram(means: ClassMeans) -> np.ndarray:
@@ -340,7 +332,7 @@ def knock_out(M, means: ClassMeanDecomposition, method: str = "subtract_G1") -> 
     Q = class_mean_basis(means)
     MQ = M @ Q
     out = M - MQ @ Q.T - Q @ MQ.T + Q @ (Q.T @ MQ) @ Q.T
-    return _symmetrize(out)
+    return symmetrize(out)
 
 
 def outliers_vs_g1(eigvals, eigvals_G1) -> dict:

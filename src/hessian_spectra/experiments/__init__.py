@@ -17,7 +17,7 @@ E11   ``e11_class_structure``         Papyan 2019/2020: H, G, R and the class-me
 ====  ==============================  ==================================================================
 
 Each run writes ``<out>/<id>/`` (figures, ``numbers.json``, ``config.json``, cached points); ``all``
-also writes ``<out>/summary.md`` and ``summary.json`` (see :mod:`._runner`).
+also writes ``<out>/summary.md`` and ``summary.json`` (see :mod:`.runner`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import sys
 import time
 import traceback
 
-from ._runner import Experiment, run_experiment, write_summary
+from .. import io as _io
+from .runner import Context, Experiment, check_verdict, versions, write_summary
 
 #: The experiment modules, in the order ``reproduce all`` runs them.
 _MODULES = (
@@ -63,7 +64,7 @@ def get_experiment(name: str) -> Experiment:
 
 
 def run(
-    name: str,
+    experiment: str | Experiment,
     out_dir: str = "results",
     quick: bool = True,
     seed: int = 0,
@@ -71,8 +72,63 @@ def run(
     overrides: dict | None = None,
     mnist: str | None = None,
 ) -> dict:
-    """Run one experiment by name; return its summary record (see :func:`._runner.run_experiment`)."""
-    return run_experiment(get_experiment(name), out_dir, quick, seed, progress, overrides, mnist)
+    """Run ``experiment`` (an id such as ``"E3"``, a module slug, or an :class:`Experiment`) into
+    ``<out_dir>/<id>/`` and return its summary record.
+
+    The record holds ``id``, ``source``, ``claim``, ``paper_number``, ``ours``, ``verdict``,
+    ``checks``, ``rule``, ``seconds`` and how many points were computed or read back from disk.
+    """
+    if not isinstance(experiment, Experiment):
+        experiment = get_experiment(experiment)
+    t0 = time.perf_counter()
+    ctx = Context(
+        experiment,
+        os.fspath(out_dir),
+        bool(quick),
+        int(seed),
+        bool(progress),
+        experiment.config(quick, overrides),
+        mnist=None if mnist is None else os.fspath(mnist),
+    )
+    os.makedirs(ctx.dir, exist_ok=True)
+    _io.save_json(
+        os.path.join(ctx.dir, "config.json"),
+        {
+            "id": experiment.id,
+            "source": experiment.source,
+            "mode": ctx.mode,
+            "seed": ctx.seed,
+            "engine": ctx.engine,
+            "mnist": ctx.mnist,
+            "config": ctx.config,
+            "overrides": overrides or {},
+            "versions": versions(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
+    numbers = experiment.compute(ctx)
+    experiment.plot(ctx, numbers)
+    verdict, ours, checks = experiment.judge(numbers)
+    check_verdict(verdict)
+    _io.save_json(os.path.join(ctx.dir, "numbers.json"), numbers)
+    record = {
+        "id": experiment.id,
+        "source": experiment.source,
+        "claim": experiment.claim,
+        "paper_number": experiment.paper_number,
+        "ours": ours,
+        "verdict": verdict,
+        "checks": {k: bool(v) for k, v in checks.items()},
+        "rule": experiment.rule,
+        "mode": ctx.mode,
+        "seed": ctx.seed,
+        "engine": ctx.engine,
+        "points_computed": len(ctx.computed),
+        "points_loaded": len(ctx.loaded),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    _io.save_json(os.path.join(ctx.dir, "record.json"), record)
+    return record
 
 
 def run_all(
@@ -96,7 +152,7 @@ def run_all(
     for exp in exps:
         t1 = time.perf_counter()
         try:
-            rec = run_experiment(exp, out_dir, quick, seed, progress, overrides.get(exp.id), mnist)
+            rec = run(exp, out_dir, quick, seed, progress, overrides.get(exp.id), mnist)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - one failing experiment must not stop the others

@@ -21,7 +21,7 @@ import numpy as np
 from .. import data as _data
 from .. import mlp
 from ..objective import Objective
-from ._runner import Experiment, dense_spectra, grade, outlier_summary
+from .runner import Experiment, dense_spectra, grade, outlier_summary
 
 #: Verdict thresholds (fixed before any run). At the initial point S18's spectrum spans
 #: ≈ −0.08 … 0.155, i.e. |λ_min|/λ_max ≈ 0.5; we ask for ≥ 0.2 ("both signs, comparable sizes").

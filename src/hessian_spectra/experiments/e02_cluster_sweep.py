@@ -24,7 +24,7 @@ import numpy as np
 from .. import data as _data
 from .. import mlp
 from ..objective import Objective
-from ._runner import Experiment, dense_spectra, top_values
+from .runner import Experiment, dense_spectra, top_values
 
 RULES = ("gap", "ratio", "elbow")
 

@@ -28,7 +28,7 @@ import numpy as np
 from .. import data as _data
 from .. import mlp, spectrum
 from ..objective import Objective
-from ._runner import Experiment, dense_spectra, grade, single_thread_blas, top_values
+from .runner import Experiment, dense_spectra, grade, single_thread_blas, top_values
 
 #: Widths above this P use the matrix-free top eigenvalues instead of a dense eigendecomposition (our
 #: choice: a dense eigendecomposition costs O(P³), ≈ 6 s at P = 5,510 and ≈ 60 s at 12,000 on 2 cores).

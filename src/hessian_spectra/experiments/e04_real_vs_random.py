@@ -24,7 +24,7 @@ import numpy as np
 from .. import data as _data
 from .. import mlp
 from ..objective import Objective
-from ._runner import Experiment, dense_spectra, grade
+from .runner import Experiment, dense_spectra, grade
 
 #: Window of the largest consecutive ratio ("distinctness" of the outliers; our choice).
 TOP_WINDOW = 50

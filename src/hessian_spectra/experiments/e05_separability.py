@@ -23,7 +23,7 @@ import numpy as np
 from .. import data as _data
 from .. import mlp, spectrum
 from ..objective import Objective
-from ._runner import Experiment, dense_spectra, grade, top_values
+from .runner import Experiment, dense_spectra, grade, top_values
 
 #: S16's top eigenvalues at std = 0.2, 0.4, 0.6, 0.8, 1.0 (read off their plot).
 PAPER_TOP = {0.2: 0.024, 0.4: 0.061, 0.6: 0.30, 0.8: 0.92, 1.0: 1.7}

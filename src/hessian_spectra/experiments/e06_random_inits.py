@@ -9,7 +9,7 @@ for comparison, at the initial point). S16 histograms that eigenvalue over thous
 
 Training thousands of tiny networks one by one is dominated by per-call overhead (≈ 0.6 ms per
 autograd step for P = 162), so :func:`train_many` runs full-batch GD on a whole stack of networks at
-once, with the gradients of closed-form backpropagation carrying a leading network axis
+once, with the gradients of the package's backpropagation carrying a leading network axis
 (:func:`stacked_value_and_gradient`). Each network follows the trajectory that
 :func:`hessian_spectra.training.train` (``optimizer="gd"``) gives it; a test checks this to
 round-off.
@@ -26,7 +26,7 @@ from .. import data as _data
 from .. import mlp
 from .._checks import check_positive_float, check_positive_int
 from ..objective import Objective
-from ._runner import Experiment, dense_spectra, grade, single_thread_blas
+from .runner import Experiment, dense_spectra, grade, single_thread_blas
 
 #: Width of the spread check: the histogram counts as spread when q90/q10 ≥ this (S16: mass in
 #: 0.015-0.04, a ratio ≈ 2.7; our choice 1.5). The right tail: max/median ≥ TAIL_FACTOR (S16:
@@ -44,56 +44,26 @@ def stacked_value_and_gradient(stack, objective: Objective, with_loss: bool = Tr
     r"""Losses :math:`L(w_b)` and gradients :math:`\nabla L(w_b)` of every row ``w_b`` of ``stack`` (B × P).
 
     Returns ``(losses, gradients)`` of shapes (B,) and (B, P); ``losses`` is ``None`` with
-    ``with_loss=False``.
-
-    Closed-form backpropagation with a leading network axis (cross-entropy only). With
-    :math:`z_l = h_{l-1} W_l + b_l`, :math:`h_l = \sigma(z_l)` and logits :math:`f = z_L`:
-    :math:`\delta_L = (p - e_y)/N`, :math:`\delta_{l} = (\delta_{l+1} W_{l+1}^\top) \odot \sigma'(z_l)`,
-    :math:`\partial L/\partial W_l = h_{l-1}^\top \delta_l`, :math:`\partial L/\partial b_l = \sum_i \delta_{l,i}`.
+    ``with_loss=False``. One forward pass and one backpropagation of the whole stack
+    (:func:`hessian_spectra.mlp.forward_pass` with a leading network axis): with the logit
+    gradients :math:`r_i = \nabla_f \ell(f_i, y_i)` of the objective's loss,
+    :math:`\nabla L = \frac1N \sum_i J_i^\top r_i` is the parameter gradient of
+    :math:`u^\top f` for the cotangent :math:`u = r/N`.
     """
-    act = mlp.get_activation(objective.activation)
-    B = stack.shape[0]
-    X, y = objective.X, objective.y
-    n = X.shape[0]
-    layers = list(
-        zip(mlp.param_slices(objective.layer_sizes), mlp.layer_shapes(objective.layer_sizes), strict=True)
-    )
-    Ws, hs, zs = [], [np.broadcast_to(X, (B, *X.shape))], []
-    for l, ((w_sl, b_sl), ((n_in, n_out), _)) in enumerate(layers):
-        W = stack[:, w_sl].reshape(B, n_in, n_out)
-        z = np.matmul(hs[-1], W) + stack[:, None, b_sl]
-        Ws.append(W)
-        zs.append(z)
-        if l < len(layers) - 1:
-            hs.append(np.asarray(act.fn(z)))
-    f = zs[-1]
-    m = f.max(axis=2, keepdims=True)
-    e = np.exp(f - m)
-    s = e.sum(axis=2, keepdims=True)
-    rows = np.arange(n)
-    losses = np.mean(np.log(s[:, :, 0]) + m[:, :, 0] - f[:, rows, y], axis=1) if with_loss else None
-    delta = e / s
-    delta[:, rows, y] -= 1.0
-    delta /= n
-    grad = np.empty_like(stack)
-    for l in range(len(layers) - 1, -1, -1):
-        (w_sl, b_sl), _ = layers[l]
-        grad[:, w_sl] = np.matmul(hs[l].transpose(0, 2, 1), delta).reshape(B, -1)
-        grad[:, b_sl] = delta.sum(axis=1)
-        if l > 0:
-            delta = np.matmul(delta, Ws[l].transpose(0, 2, 1)) * act.d1(zs[l - 1])
-    return losses, grad
+    fp = mlp.forward_pass(stack, objective.X, objective.layer_sizes, objective.activation)
+    loss = objective.loss_function
+    r = loss.gradient(fp.logits, objective.y)
+    grad = fp.parameter_gradient(fp.backward(r / objective.n_samples))
+    return (loss.mean(fp.logits, objective.y) if with_loss else None), grad
 
 
 def train_many(objective: Objective, stack0, lr: float = 0.1, steps: int = 1000) -> np.ndarray:
     r"""Full-batch GD, :math:`w_b \leftarrow w_b - \eta \nabla L(w_b)`, on every row of ``stack0`` at once.
 
     Returns the B × P stack after ``steps`` updates. Equivalent to B calls of
-    :func:`hessian_spectra.training.train` with ``optimizer="gd"`` (cross-entropy loss), with the
-    gradients of :func:`stacked_value_and_gradient`.
+    :func:`hessian_spectra.training.train` with ``optimizer="gd"``, with the gradients of
+    :func:`stacked_value_and_gradient`.
     """
-    if objective.loss != "cross_entropy":
-        raise ValueError(f"train_many supports the cross_entropy loss only; got {objective.loss!r}")
     lr = check_positive_float("lr", lr)
     steps = check_positive_int("steps", steps, minimum=0)
     stack = np.array(stack0, dtype=np.float64)

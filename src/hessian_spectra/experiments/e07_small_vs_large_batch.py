@@ -24,8 +24,9 @@ import numpy as np
 
 from .. import data as _data
 from .. import mlp, spectrum
+from ..landscape import barrier, loss_on_line
 from ..objective import Objective
-from ._runner import Experiment, barrier, dense_spectra, grade, loss_on_line, top_eigenvalue, top_values
+from .runner import Experiment, dense_spectra, grade, single_thread_blas, top_eigenvalue, top_values
 
 #: "The same number of outliers": elbow counts within this many of each other (our choice).
 SAME_COUNT_TOLERANCE = 2
@@ -133,7 +134,8 @@ def compute(ctx) -> dict:
     prob = problem(ctx)
     obj, test, _ = prob
     ends = {which: endpoint(ctx, which, prob) for which in ctx.bar(["sb", "lb"], "SB / LB training")}
-    line = loss_on_line(obj, ends["sb"]["params"], ends["lb"]["params"], grid(cfg["line_alphas"]), test)
+    with single_thread_blas():  # small products: one BLAS thread
+        line = loss_on_line(obj, ends["sb"]["params"], ends["lb"]["params"], grid(cfg["line_alphas"]), test)
     tops = []
     for a in ctx.bar(grid(cfg["top_alphas"]), "top eigenvalue on the line"):
         a = float(a)

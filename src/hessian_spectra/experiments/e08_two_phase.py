@@ -20,8 +20,9 @@ import numpy as np
 
 from .. import data as _data
 from .. import mlp
+from ..landscape import barrier, loss_on_line
 from ..objective import Objective
-from ._runner import Experiment, barrier, grade, loss_on_line, single_thread_blas
+from .runner import Experiment, grade, single_thread_blas
 
 #: A "jump" at the switch: the training loss over the first 10 % of part II rises above the loss at the
 #: switch by more than this factor (our choice: a 10 % rise).
@@ -111,7 +112,8 @@ def compute(ctx) -> dict:
             )
         )
     a = np.round(np.linspace(*map(float, cfg["line_alphas"][:2]), int(cfg["line_alphas"][2])), 10)
-    line = loss_on_line(obj, parts[0]["params"], parts[1]["params"], a, test)
+    with single_thread_blas():  # small products: one BLAS thread
+        line = loss_on_line(obj, parts[0]["params"], parts[1]["params"], a, test)
     steps = int(cfg["steps"])
     curves = {}
     for i, p in enumerate(parts):

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import e03_width_sweep as e03
 from . import e07_small_vs_large_batch as e07
-from ._runner import Experiment, grade
+from .runner import Experiment, grade
 
 #: "Tiny": |λ_min| ≤ this fraction of λ_max at every trained point (S18: ≈ 5e-5 / 0.08 ≈ 6e-4; our
 #: bound is 16 times looser). "Steady": the negative fraction across E3's widths varies by at most

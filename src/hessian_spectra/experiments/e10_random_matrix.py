@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import rmt, spectrum
 from ..curvature import hessian_terms
-from ._runner import Experiment, dense_blas_threads, grade, top_values
+from .runner import Experiment, dense_blas_threads, grade, top_values
 
 #: The logistic spectrum "follows MP" when the KS distance is at most this (our choice: with M ≥ 200
 #: eigenvalues the finite-size distance is a few 1e-2 at most).

@@ -28,7 +28,7 @@ from .. import data as _data
 from .. import mlp, spectrum
 from ..curvature import hessian_terms
 from ..objective import Objective
-from ._runner import Experiment, dense_blas_threads, grade, top_values
+from .runner import Experiment, dense_blas_threads, grade, top_values
 
 #: "Match": the median relative difference between the top-C eigenvalues of H and the C eigenvalues of
 #: G1 is at most MATCH_RTOL (our choice: 25 %; P20 shows close but not exact agreement).

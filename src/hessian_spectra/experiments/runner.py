@@ -3,7 +3,7 @@ r"""The machinery every experiment of ``hessian-spectra reproduce`` shares.
 An experiment is an :class:`Experiment`: what it reproduces (paper, figure, claim, the paper's
 number), a ``compute(ctx) -> numbers`` function, a ``plot(ctx, numbers)`` function and a
 ``judge(numbers) -> (verdict, ours, checks)`` function that turns the numbers into a verdict by a rule
-stated in words (``rule``). :func:`run_experiment` runs one of them into ``<out>/<id>/``:
+stated in words (``rule``). :func:`hessian_spectra.experiments.run` runs one of them into ``<out>/<id>/``:
 
 - ``config.json``: the configuration actually used (mode, seed, engine, every size);
 - ``points/<name>.json`` (+ ``.npz`` for arrays): one file per finished point of a sweep, each
@@ -23,17 +23,16 @@ import json
 import os
 import platform
 import re
-import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .. import io as _io
-from .. import landscape, spectrum
+from .. import spectrum
 from .. import training as _training
-from ..landscape import NO_BARRIER_ABS, NO_BARRIER_REL, barrier, line_points  # noqa: F401  (re-exported)
 
 #: The three verdicts of ``summary.md``.
 VERDICTS = ("reproduced", "partly", "not")
@@ -47,9 +46,8 @@ FIGURE_DPI = 90
 # --------------------------------------------------------------------------------------------
 
 
-def best_engine() -> str:
-    """The engine every experiment uses: the closed-form ``"fast"`` one (exact, tested against autograd)."""
-    return "fast"
+#: The engine every experiment uses: the closed-form ``"fast"`` one (exact, tested against autograd).
+ENGINE = "fast"
 
 
 @contextlib.contextmanager
@@ -60,14 +58,8 @@ def single_thread_blas():
     thread per core, each such product paid a thread hand-off that made a training step 15-20 times
     slower than with one thread on the 2-core reference machine (0.65 s against 11.8 s for 300 GD
     steps of a 64-30-30-10 network on 1,000 digits, measured while other jobs ran). Dense
-    eigendecompositions keep the default thread count. Without ``threadpoolctl`` (it comes with
-    scikit-learn) this is a no-op.
+    eigendecompositions keep the default thread count.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        yield
-        return
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 
@@ -130,19 +122,6 @@ class Experiment:
     plot: Callable
     judge: Callable
 
-    def run(
-        self,
-        out_dir: str = "results",
-        quick: bool = True,
-        seed: int = 0,
-        progress: bool = True,
-        overrides: dict | None = None,
-        mnist: str | None = None,
-    ) -> dict:
-        """Run this experiment into ``<out_dir>/<id>/`` and return its summary record
-        (:func:`run_experiment`)."""
-        return run_experiment(self, out_dir, quick, seed, progress, overrides, mnist)
-
     def config(self, quick: bool, overrides: dict | None = None) -> dict:
         """The configuration of a run: ``configs['quick' or 'full']`` updated by ``overrides``.
 
@@ -172,7 +151,7 @@ class Context:
     progress: bool
     config: dict
     mnist: str | None = None
-    engine: str = field(default_factory=best_engine)
+    engine: str = ENGINE
     computed: list = field(default_factory=list)
     loaded: list = field(default_factory=list)
 
@@ -280,7 +259,7 @@ class Context:
 
 def _normalize(obj):
     """``obj`` as it reads back from JSON (tuples become lists, NumPy scalars plain numbers)."""
-    return json.loads(json.dumps(obj, default=_io._json_default, allow_nan=True))
+    return json.loads(json.dumps(obj, default=_io.jsonable, allow_nan=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,27 +275,19 @@ def dense_spectra(objective, params, terms: Sequence[str] = ("H",), engine: str 
     """
     from ..curvature import curvature_matrices
 
-    mats = curvature_matrices(objective, params, tuple(terms), engine=engine or best_engine())
+    mats = curvature_matrices(objective, params, tuple(terms), engine=engine or ENGINE)
     with dense_blas_threads():
         return {t: spectrum.eigenvalues(mats.pop(t)) for t in tuple(terms)}
 
 
-def top_eigenvalue(objective, params, engine: str | None = None) -> float:
-    """The largest Hessian eigenvalue at ``params``: matrix-free Lanczos when
-    :mod:`hessian_spectra.curvature.matrix_free` is installed, else the dense spectrum."""
-    try:
-        from ..curvature import matrix_free
-    except ImportError:
-        return float(dense_spectra(objective, params, ("H",), engine)["H"][-1])
-    with single_thread_blas():  # Hessian-vector products are small matrix products (see single_thread_blas)
+def top_eigenvalue(objective, params) -> float:
+    """The largest Hessian eigenvalue at ``params``, by matrix-free Lanczos with one BLAS thread
+    (Hessian-vector products are small matrix products, see :func:`single_thread_blas`)."""
+    from ..curvature import matrix_free
+
+    with single_thread_blas():
         top, _ = matrix_free.top_eigenvalues(objective, params, 1, which="largest")
     return float(np.max(top))
-
-
-def loss_on_line(objective, theta0, theta1, alphas, test_objective=None) -> dict:
-    """:func:`hessian_spectra.landscape.loss_on_line` with one BLAS thread (see :func:`single_thread_blas`)."""
-    with single_thread_blas():
-        return landscape.loss_on_line(objective, theta0, theta1, alphas, test_objective)
 
 
 def top_values(eigvals, k: int) -> list[float]:
@@ -360,7 +331,8 @@ def format_checks(checks: dict) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """Versions of the package and of what its numbers depend on (written to every config.json)."""
     import matplotlib
     import scipy
 
@@ -373,71 +345,6 @@ def _versions() -> dict:
         "matplotlib": matplotlib.__version__,
         "python": platform.python_version(),
     }
-
-
-def run_experiment(
-    experiment: Experiment,
-    out_dir: str = "results",
-    quick: bool = True,
-    seed: int = 0,
-    progress: bool = True,
-    overrides: dict | None = None,
-    mnist: str | None = None,
-) -> dict:
-    """Run ``experiment`` into ``<out_dir>/<id>/`` and return its summary record.
-
-    The record holds ``id``, ``source``, ``claim``, ``paper_number``, ``ours``, ``verdict``,
-    ``checks``, ``rule``, ``seconds`` and how many points were computed or read back from disk.
-    """
-    t0 = time.perf_counter()
-    ctx = Context(
-        experiment,
-        os.fspath(out_dir),
-        bool(quick),
-        int(seed),
-        bool(progress),
-        experiment.config(quick, overrides),
-        mnist=None if mnist is None else os.fspath(mnist),
-    )
-    os.makedirs(ctx.dir, exist_ok=True)
-    _io.save_json(
-        os.path.join(ctx.dir, "config.json"),
-        {
-            "id": experiment.id,
-            "source": experiment.source,
-            "mode": ctx.mode,
-            "seed": ctx.seed,
-            "engine": ctx.engine,
-            "mnist": ctx.mnist,
-            "config": ctx.config,
-            "overrides": overrides or {},
-            "versions": _versions(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        },
-    )
-    numbers = experiment.compute(ctx)
-    experiment.plot(ctx, numbers)
-    verdict, ours, checks = experiment.judge(numbers)
-    check_verdict(verdict)
-    _io.save_json(os.path.join(ctx.dir, "numbers.json"), numbers)
-    record = {
-        "id": experiment.id,
-        "source": experiment.source,
-        "claim": experiment.claim,
-        "paper_number": experiment.paper_number,
-        "ours": ours,
-        "verdict": verdict,
-        "checks": {k: bool(v) for k, v in checks.items()},
-        "rule": experiment.rule,
-        "mode": ctx.mode,
-        "seed": ctx.seed,
-        "engine": ctx.engine,
-        "points_computed": len(ctx.computed),
-        "points_loaded": len(ctx.loaded),
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
-    _io.save_json(os.path.join(ctx.dir, "record.json"), record)
-    return record
 
 
 def _cell(text) -> str:
