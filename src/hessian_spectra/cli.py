@@ -13,17 +13,16 @@ User mistakes print one line ``hessian-spectra: error: ...`` and exit with statu
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import numpy as np
 
 from . import __version__, mlp
-from .experiments import add_reproduce_parser
 from . import data as _data
 from . import io as _io
 from ._checks import DenseTooLargeError
+from .experiments import add_reproduce_parser
 from .losses import LOSSES
 from .objective import Objective
 
@@ -248,7 +247,7 @@ def _add_hessian(sub) -> None:
 
 def cmd_hessian(args) -> int:
     from . import spectrum
-    from .curvature import curvature_matrices
+    from .curvature import TERMS, curvature_matrices
 
     objective, params, raw = _io.load_run(args.run)
     if args.at_init:
@@ -260,7 +259,7 @@ def cmd_hessian(args) -> int:
     if args.top_k is not None or args.density:
         return _hessian_matrix_free(args, objective, params, contract)
 
-    terms = ("H", "G", "R") if args.decompose else ("H",)
+    terms = TERMS if args.decompose else ("H",)
     t0 = time.perf_counter()
     mats = curvature_matrices(objective, params, terms, engine=args.engine)
     t_assemble = time.perf_counter() - t0

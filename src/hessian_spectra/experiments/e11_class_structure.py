@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import data as _data
 from .. import mlp, spectrum
-from ..curvature import hessian_terms
+from ..curvature import TERMS, hessian_terms
 from ..objective import Objective
 from .runner import Experiment, dense_blas_threads, grade, top_values
 
@@ -76,11 +76,11 @@ def compute(ctx) -> dict:
                 )["H"]
             )
         mats = hessian_terms(
-            obj.X, obj.y, res.params, sizes, obj.activation, obj.loss, ("H", "G", "R"), engine=ctx.engine
+            obj.X, obj.y, res.params, sizes, obj.activation, obj.loss, TERMS, engine=ctx.engine
         )
         dec = papyan.class_mean_decomposition(obj, res.params)
         with dense_blas_threads():
-            out = {f"eig_{t}": spectrum.eigenvalues(mats[t]) for t in ("H", "G", "R")}
+            out = {f"eig_{t}": spectrum.eigenvalues(mats[t]) for t in TERMS}
             out["eig_G_minus_G1"] = spectrum.eigenvalues(papyan.knock_out(mats["G"], dec, "subtract_G1"))
             out["eig_G_projected"] = spectrum.eigenvalues(
                 papyan.knock_out(mats["G"], dec, "project_class_means")
