@@ -25,7 +25,10 @@ def check_choice(name: str, value: str, options: Iterable[str]) -> str:
 
 
 def as_float_array(name: str, value, ndim: int | None = None) -> np.ndarray:
-    """Convert ``value`` to a float64 array, checking its number of dimensions and finiteness."""
+    """Convert ``value`` to a float64 array, checking that it is real, its number of dimensions and
+    its finiteness (complex input is refused, never cast: the cast would drop the imaginary part)."""
+    if np.iscomplexobj(value):
+        raise ValueError(f"{name} must be real; got a complex array (dtype {np.asarray(value).dtype})")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:

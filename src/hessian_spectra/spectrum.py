@@ -88,20 +88,40 @@ def symmetrize(M: np.ndarray) -> np.ndarray:
     return 0.5 * (M + M.T)
 
 
-def _check_symmetric(name: str, M) -> np.ndarray:
+#: Largest asymmetry :math:`\max|M - M^\top|` accepted, relative to :math:`\max|M|`, by
+#: :func:`eigenvalues` and :func:`eigh` (our choice: a float64 computation of a symmetric matrix is
+#: symmetric to round-off, ~1e-16; beyond 1e-8 the matrix is not symmetric, and reading one triangle
+#: would silently answer for another matrix).
+SYMMETRY_RTOL = 1e-8
+
+
+def check_symmetric_matrix(name: str, M, rtol: float = SYMMETRY_RTOL) -> np.ndarray:
+    """Return ``M`` as a real float64 array if it is square and symmetric to ``rtol`` (relative to
+    its largest entry); otherwise a ``ValueError`` naming ``name``, the shape or the asymmetry."""
     M = as_float_array(name, M, ndim=2)
     if M.shape[0] != M.shape[1]:
         raise ValueError(f"{name} must be square; got shape {M.shape}")
+    scale = float(np.max(np.abs(M))) if M.size else 0.0
+    worst, step = 0.0, 512  # blockwise: no P×P temporary
+    for i in range(0, M.shape[0], step):
+        worst = max(worst, float(np.max(np.abs(M[i : i + step] - M[:, i : i + step].T), initial=0.0)))
+    if worst > rtol * scale:
+        raise ValueError(
+            f"{name} must be symmetric: max|{name} - {name}ᵀ| = {worst:.3g} is {worst / scale:.2g} of "
+            f"max|{name}| = {scale:.3g} (accepted: {rtol:g}); symmetrize it, e.g. ({name} + {name}.T) / 2, "
+            "if the asymmetry is round-off"
+        )
     return M
 
 
 def eigenvalues(M, driver: str = DEFAULT_DRIVER) -> np.ndarray:
     """Eigenvalues of the symmetric matrix ``M`` in ascending order.
 
-    ``driver`` is one of :data:`DRIVERS` (``scipy.linalg.eigh``) or :data:`TWO_STAGE`. Only the
-    lower triangle is read, as LAPACK does; ``M`` is not modified.
+    ``driver`` is one of :data:`DRIVERS` (``scipy.linalg.eigh``) or :data:`TWO_STAGE`. ``M`` must be
+    real and symmetric to :data:`SYMMETRY_RTOL` (:func:`check_symmetric_matrix`); LAPACK then reads
+    its lower triangle. ``M`` is not modified.
     """
-    M = _check_symmetric("M", M)
+    M = check_symmetric_matrix("M", M)
     check_choice("driver", driver, (*DRIVERS, TWO_STAGE))
     if driver != TWO_STAGE:
         return scipy.linalg.eigh(M, eigvals_only=True, driver=driver, check_finite=False)
@@ -126,7 +146,7 @@ def eigenvalues(M, driver: str = DEFAULT_DRIVER) -> np.ndarray:
 
 def eigh(M, driver: str = DEFAULT_VECTORS_DRIVER) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (ascending) and orthonormal eigenvectors (columns) of the symmetric ``M``."""
-    M = _check_symmetric("M", M)
+    M = check_symmetric_matrix("M", M)
     check_choice("driver", driver, DRIVERS)
     return scipy.linalg.eigh(M, driver=driver, check_finite=False)
 
@@ -195,12 +215,15 @@ def outlier_count_gap(eigvals, window: int | None = None) -> int:
 
     With the eigenvalues sorted in decreasing order :math:`\\lambda_1 \\ge \\lambda_2 \\ge \\dots`,
     the count is :math:`\\arg\\max_{j} (\\lambda_j - \\lambda_{j+1})` over the top ``window``
-    (default 200) eigenvalues.
+    (default 200) eigenvalues; 0 when they are all equal (an all-zero spectrum has no outliers).
     """
     top = _top_descending(eigvals, window)
     if top.size < 2:
         return int(top.size)
-    return int(np.argmax(top[:-1] - top[1:]) + 1)
+    gaps = top[:-1] - top[1:]
+    if gaps.max() <= 0:  # all equal: no gap, so nothing stands out
+        return 0
+    return int(np.argmax(gaps) + 1)
 
 
 def outlier_count_ratio(eigvals, window: int | None = None, floor: float = 1e-3) -> int:
