@@ -591,5 +591,6 @@ def test_the_library_does_not_import_the_teaching_package():
         "            raise\n"
         "print('hessian_spectra.teaching' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False", "importing the library imported hessian_spectra.teaching"
