@@ -1,8 +1,9 @@
 r"""Exercises of notebook 6, *small batch, large batch*: the line between two minima, and their spectra.
 
-Sagun et al. (2018, Sec. 3.3 and 4) compare a small-batch and a large-batch solution: the loss on
-the line :math:`\theta(\alpha) = (1-\alpha)\theta_0 + \alpha\theta_1` between them shows no barrier,
-and their Hessians differ in the outliers and in the negative eigenvalues. The student writes:
+Sagun et al. (2018, Sec. 3.3 and 4) compare a small-batch and a large-batch solution: they have the
+same number of outliers (larger ones for the large batch), yet the loss on the line
+:math:`\theta(\alpha) = (1-\alpha)\theta_0 + \alpha\theta_1` between them shows no barrier. The
+student writes:
 
 - ex06_1: the barrier height :math:`\max_{\alpha\in[0,1]} L(\alpha) - \max(L(0), L(1))`;
 - ex06_2: the outlier count by the largest ratio :math:`\lambda_j/\lambda_{j+1}` (Sagun et al. 2018,
