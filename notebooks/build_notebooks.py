@@ -19,7 +19,7 @@ Source format (one file per notebook)::
         raise NotImplementedError
 
     # %% [check ex02_1]
-    check_softmax_logit_hessian(softmax_logit_hessian)
+    check("ex02_1", softmax_logit_hessian)
 
 - ``# %% [markdown]`` starts a markdown cell; each following line loses its leading ``# ``.
 - ``# %%`` starts a code cell. A line ``# %matplotlib inline`` (a magic, which is not Python) is
@@ -140,11 +140,11 @@ def solved_notebook(nb) -> nbformat.NotebookNode:
     """A copy of an exercise notebook whose stub cells bind the library's reference solutions.
 
     Each ``stub`` cell becomes ``name = reference_solution("exNN_M")`` (see
-    :func:`hessian_spectra.exercises.reference_solution`), where ``name`` is the function the stub
+    :func:`hessian_spectra.teaching.reference_solution`), where ``name`` is the function the stub
     defines; the ``check`` cells are left as they are, so they now call the checkers on the
     solutions.
     """
-    from hessian_spectra.exercises import EXERCISES
+    from hessian_spectra.teaching import EXERCISES
 
     out = copy.deepcopy(nb)
     for i, exercise_id, _ in exercise_cells(out, "stub"):
@@ -155,7 +155,7 @@ def solved_notebook(nb) -> nbformat.NotebookNode:
             raise ValueError(f"the stub cell of {exercise_id} does not define {name}()")
         out.cells[i].source = (
             "# Solved copy: the library's reference solution is bound in place of the stub.\n"
-            "from hessian_spectra.exercises import reference_solution\n\n"
+            "from hessian_spectra.teaching import reference_solution\n\n"
             f'{name} = reference_solution("{exercise_id}")'
         )
     return out

@@ -24,7 +24,7 @@ def rng():
 def pytest_configure(config):
     """Register one marker per course exercise, generated from the registry, so that an instructor
     runs ``pytest -m ex02_3`` (``--strict-markers`` is on; see docs/teaching.md)."""
-    from hessian_spectra.exercises import EXERCISES
+    from hessian_spectra.teaching import EXERCISES
 
     for exercise_id, exercise in EXERCISES.items():
         config.addinivalue_line("markers", f"{exercise_id}: course exercise — {exercise.title}")

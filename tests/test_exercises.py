@@ -1,4 +1,4 @@
-"""The course exercises' checkers (hessian_spectra.exercises) are trustworthy.
+"""The course exercises' checkers (hessian_spectra.teaching) are trustworthy.
 
 For every exercise, with its own pytest marker (``pytest -m ex02_3``):
 
@@ -13,8 +13,14 @@ With the environment variable ``HESSIAN_SPECTRA_STUDENT=path/to/solutions.py`` t
 solution (``EXERCISES[id].name``) must pass its checker.
 """
 
+import ast
+import dataclasses
 import importlib.util
 import os
+import pathlib
+import re
+import subprocess
+import sys
 
 import autograd
 import autograd.numpy as anp
@@ -22,8 +28,10 @@ import numpy as np
 import pytest
 from scipy.linalg import eigh_tridiagonal
 
-from hessian_spectra import exercises
-from hessian_spectra.exercises import EXERCISES
+from hessian_spectra import rmt, teaching
+from hessian_spectra.teaching import EXERCISES
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------------------------------------
 # Independent implementations (written from the definitions, not from the library's code)
@@ -117,14 +125,17 @@ def ind_per_sample_deltas(objective, params):
 
 
 def ind_gram_eigenvalues(vectors):
+    # squared singular values of V (an SVD, not a symmetric eigensolver), padded with the zeros of
+    # V Vᵀ when there are more vectors than dimensions
     V = np.asarray(vectors)
-    return np.linalg.eigvalsh(V @ V.T)
+    s2 = np.linalg.svd(V, compute_uv=False) ** 2
+    return np.sort(np.concatenate([s2, np.zeros(V.shape[0] - s2.size)]))
 
 
 def ind_g1_eigenvalues_from_gram(means):
     C = means.delta_c.shape[0]
     V = np.sqrt((C - 1) * means.class_weights)[:, None] * means.delta_c
-    return np.linalg.eigvalsh(V @ V.T)
+    return ind_gram_eigenvalues(V)
 
 
 def ind_knock_out_class_means(M, means):
@@ -148,7 +159,8 @@ def ind_bulk_edge(eigvals, n_outliers):
 
 
 def ind_marchenko_pastur_edges(alpha, sigma2=1.0):
-    return sigma2 * (1 - alpha**0.5) ** 2, sigma2 * (1 + alpha**0.5) ** 2
+    # expanded, σ²(1 ± 2√α + α): a few ulps away from the squared form
+    return sigma2 * (1 - 2 * alpha**0.5 + alpha), sigma2 * (1 + 2 * alpha**0.5 + alpha)
 
 
 def ind_marchenko_pastur_density(x, alpha, sigma2=1.0):
@@ -226,9 +238,9 @@ def ind_lanczos_tridiagonal(A, v0, n_steps):
 
 
 def ind_gauss_quadrature(alpha, beta):
-    if len(alpha) == 1:
-        return np.array(alpha, dtype=float), np.ones(1)
-    nodes, U = eigh_tridiagonal(alpha, beta)
+    # the dense T and numpy's symmetric eigensolver (not LAPACK's tridiagonal one)
+    T = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
+    nodes, U = np.linalg.eigh(T)
     return nodes, U[0] ** 2
 
 
@@ -379,7 +391,7 @@ def test_every_exercise_has_an_independent_and_a_wrong_solution():
 def test_checker_accepts_the_reference_solution(exercise_id, capsys):
     """The library's own function passes its exercise's checker, which prints a ✔ line."""
     ex = EXERCISES[exercise_id]
-    assert ex.checker(ex.solution) is True
+    assert ex.check(ex.solution) is True
     assert capsys.readouterr().out.startswith(f"✔ {exercise_id} {ex.name}")
 
 
@@ -387,7 +399,7 @@ def test_checker_accepts_the_reference_solution(exercise_id, capsys):
 def test_checker_accepts_an_independent_solution(exercise_id, capsys):
     """A from-scratch implementation (loops, autograd Jacobians, QR instead of SVD, ...) passes too:
     the checker's tolerances ask for the right answer, not for the library's arithmetic."""
-    ok = EXERCISES[exercise_id].checker(INDEPENDENT[exercise_id])
+    ok = EXERCISES[exercise_id].check(INDEPENDENT[exercise_id])
     assert ok is True, capsys.readouterr().out
 
 
@@ -395,7 +407,7 @@ def test_checker_accepts_an_independent_solution(exercise_id, capsys):
 def test_checker_rejects_a_wrong_solution(exercise_id, capsys):
     """A typical mistake (a forgotten factor, a sign, an off-by-one, no reorthogonalization, ...) is
     caught, and the message names the failing input and gives the hint."""
-    ok = EXERCISES[exercise_id].checker(WRONG[exercise_id])
+    ok = EXERCISES[exercise_id].check(WRONG[exercise_id])
     out = capsys.readouterr().out
     assert ok is False
     assert out.startswith(f"✘ {exercise_id}") and "test input" in out and "Hint:" in out
@@ -408,7 +420,7 @@ def test_checker_reports_a_stub_as_not_implemented(exercise_id, capsys):
     def stub(*args):
         raise NotImplementedError
 
-    assert EXERCISES[exercise_id].checker(stub) is False
+    assert EXERCISES[exercise_id].check(stub) is False
     assert "not implemented yet" in capsys.readouterr().out
 
 
@@ -423,7 +435,7 @@ def test_student_solution(exercise_id, capsys):
     spec.loader.exec_module(module)
     name = EXERCISES[exercise_id].name
     assert hasattr(module, name), f"{path} defines no function {name}() for {exercise_id}"
-    ok = EXERCISES[exercise_id].checker(getattr(module, name))
+    ok = EXERCISES[exercise_id].check(getattr(module, name))
     assert ok, capsys.readouterr().out
 
 
@@ -436,18 +448,18 @@ def test_compare_arrays_names_shape_factor_sign_and_transpose():
     """compare_arrays explains the common whole-array mistakes in words and lists the worst entries."""
     rng = np.random.default_rng(0)
     e = rng.standard_normal((4, 4))
-    assert exercises.compare_arrays(e + 1e-14, e, 1e-10, 0.0) is None
-    assert "shape (4, 3)" in exercises.compare_arrays(e[:, :3], e, 1e-10, 0.0)
-    assert "times 0.5" in exercises.compare_arrays(0.5 * e, e, 1e-10, 0.0)
-    assert "minus the expected" in exercises.compare_arrays(-e, e, 1e-10, 0.0)
-    assert "transpose" in exercises.compare_arrays(e.T, e, 1e-10, 0.0)
+    assert teaching.compare_arrays(e + 1e-14, e, 1e-10, 0.0) is None
+    assert "shape (4, 3)" in teaching.compare_arrays(e[:, :3], e, 1e-10, 0.0)
+    assert "times 0.5" in teaching.compare_arrays(0.5 * e, e, 1e-10, 0.0)
+    assert "minus the expected" in teaching.compare_arrays(-e, e, 1e-10, 0.0)
+    assert "transpose" in teaching.compare_arrays(e.T, e, 1e-10, 0.0)
     bad = e.copy()
     bad[2, 1] += 1.0
-    msg = exercises.compare_arrays(bad, e, 1e-10, 0.0)
+    msg = teaching.compare_arrays(bad, e, 1e-10, 0.0)
     assert "1 of 16 entries" in msg and "at index (2, 1)" in msg
     nan = e.copy()
     nan[0, 3] = np.nan
-    assert "non-finite" in exercises.compare_arrays(nan, e, 1e-10, 0.0)
+    assert "non-finite" in teaching.compare_arrays(nan, e, 1e-10, 0.0)
 
 
 def test_checker_reports_an_exception_with_the_failing_line(capsys):
@@ -456,19 +468,129 @@ def test_checker_reports_an_exception_with_the_failing_line(capsys):
     def broken(logits):
         return logits @ anp.ones(99)
 
-    assert exercises.check_softmax_logit_hessian(broken) is False
+    assert teaching.check("ex02_1", broken) is False
     out = capsys.readouterr().out
     assert "raised ValueError" in out and "logits @ anp.ones(99)" in out
 
 
 def test_registry_lookups():
     """check() and reference_solution() dispatch on the id and reject unknown ids with a ValueError."""
-    assert exercises.reference_solution("ex02_3") is EXERCISES["ex02_3"].solution
-    assert exercises.check("ex01_1", INDEPENDENT["ex01_1"], verbose=False) is True
+    assert teaching.reference_solution("ex02_3") is EXERCISES["ex02_3"].solution
+    assert teaching.check("ex01_1", INDEPENDENT["ex01_1"], verbose=False) is True
     with pytest.raises(ValueError, match="exercise_id"):
-        exercises.reference_solution("ex99_9")
-    checker, solution = EXERCISES["ex05_2"]  # an Exercise unpacks as (checker, reference solution)
-    assert (
-        checker is exercises.check_marchenko_pastur_density
-        and solution.__name__ == "marchenko_pastur_density"
+        teaching.reference_solution("ex99_9")
+    with pytest.raises(ValueError, match="exercise_id"):
+        teaching.check("ex99_9", INDEPENDENT["ex01_1"])
+    ex = EXERCISES["ex05_2"]  # a row: its id, the reference solution, and the name the student writes
+    assert ex.id == "ex05_2" and ex.solution is rmt.marchenko_pastur_density
+    assert ex.name == "marchenko_pastur_density"
+
+
+def test_close_tolerance_scales_with_the_largest_expected_magnitude():
+    """Close allows |a − e| ≤ rtol·|e| + atol·s entrywise, s the largest |e| of the whole answer (all
+    items of a tuple), so the verdict does not change when the inputs are rescaled."""
+    close = teaching.Close(rtol=0.0, atol=1e-6)
+    e = np.array([1000.0, 1e-3])
+    for scale in (1.0, 1e-8, 1e8):  # s·atol = 1e-3·scale: half of it passes, twice it fails
+        assert close(scale * (e + [0.0, 0.5e-3]), scale * e) is None
+        assert "1 of 2 entries" in close(scale * (e + [0.0, 2e-3]), scale * e)
+    pair = teaching.Close(rtol=0.0, atol=1e-6, names=("big", "small"))
+    expected = (np.array([1000.0]), np.array([1e-3]))
+    assert pair((np.array([1000.0]), np.array([1.5e-3])), expected) is None  # within 1e-6 of 1000
+    assert "small" in pair((np.array([1000.0]), np.array([3e-3])), expected)
+    assert "tuple (big, small)" in pair(np.array([1000.0, 1e-3]), expected)
+    relative = teaching.Close(rtol=1e-10, atol=0.0)
+    assert relative(3.0 * (1 + 0.5e-10), 3.0) is None and relative(3.0 * (1 + 2e-10), 3.0) is not None
+
+
+def test_exact_and_close_fields_compare_counts_exactly():
+    """Counts must be integers equal to the expected one; a dict must have the expected keys, equal
+    integers and booleans, NaN where NaN is expected, and close floats."""
+    exact = teaching.Exact()
+    assert exact(3, 3) is None and exact(np.int64(3), 3) is None and exact(3.0, 3) is None
+    assert "integer" in exact(3.5, 3) and "expected count is 3" in exact(4, 3)
+    fields = teaching.CloseFields(rtol=1e-12, atol=0.0)
+    expected = {"count": 2, "flag": True, "ratio": float("nan"), "value": -0.25}
+    assert fields(dict(expected), expected) is None
+    assert "'count' is 3" in fields({**expected, "count": 3}, expected)
+    assert "'flag'" in fields({**expected, "flag": False}, expected)
+    assert "expected nan" in fields({**expected, "ratio": 0.0}, expected)
+    assert "'value'" in fields({**expected, "value": -0.25 * (1 + 1e-11)}, expected)
+    assert "missing ['value']" in fields({k: v for k, v in expected.items() if k != "value"}, expected)
+
+
+def test_registry_rejects_malformed_tables():
+    """A table's ids look like exNN_M, are unique, and belong to one notebook; otherwise a ValueError."""
+    row = EXERCISES["ex01_1"]
+    other = EXERCISES["ex02_1"]
+    assert list(teaching.Registry((row,), (other,))) == ["ex01_1", "ex02_1"]
+    with pytest.raises(ValueError, match="appears twice"):
+        teaching.Registry((row,), (row,))
+    with pytest.raises(ValueError, match="one notebook"):
+        teaching.Registry((row, other))
+    with pytest.raises(ValueError, match="exercise id"):
+        teaching.Registry((dataclasses.replace(row, id="ex1_1"),))
+
+
+def test_each_exercise_lives_in_the_module_named_after_its_notebook():
+    """notebooks/source/exercises/exNN_<name>.py is checked by hessian_spectra.teaching.<name>, whose
+    table holds exactly the exercises of that notebook's stub cells, in order; the registry lists
+    them all in course order."""
+    sources = sorted((ROOT / "notebooks" / "source" / "exercises").glob("ex*.py"))
+    assert [int(p.stem[2:4]) for p in sources] == sorted(teaching.NOTEBOOK_MODULES)
+    for path in sources:
+        module = teaching.NOTEBOOK_MODULES[int(path.stem[2:4])]
+        assert module.__name__ == f"hessian_spectra.teaching.{path.stem[5:]}"
+        stubs = re.findall(r"^# %% \[exercise (ex\d\d_\d+)\]", path.read_text(encoding="utf-8"), flags=re.M)
+        assert [ex.id for ex in module.EXERCISES] == stubs, path.name
+    assert list(EXERCISES) == [ex.id for m in teaching.NOTEBOOK_MODULES.values() for ex in m.EXERCISES]
+
+
+def _imported_modules(path: pathlib.Path, package: str) -> set[str]:
+    """Absolute names of the modules that ``path`` (a module of ``package``) imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_library_does_not_import_the_teaching_package():
+    """The teaching package sits on top of the library: no module outside it imports it, neither in
+    its source (any import statement, at any depth) nor at run time."""
+    src = ROOT / "src" / "hessian_spectra"
+    library, offenders = [], []
+    for path in sorted(src.rglob("*.py")):
+        parts = path.relative_to(src.parent).with_suffix("").parts
+        if parts[1:2] == ("teaching",):
+            continue
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = module if parts[-1] == "__init__" else module.rpartition(".")[0]
+        library.append(module)
+        imported = _imported_modules(path, package)
+        if any(
+            n == "hessian_spectra.teaching" or n.startswith("hessian_spectra.teaching.") for n in imported
+        ):
+            offenders.append(module)
+    assert not offenders, f"these library modules import hessian_spectra.teaching: {offenders}"
+    code = (
+        "import importlib, sys\n"
+        f"for name in {library!r}:\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ModuleNotFoundError as exc:  # an optional dependency that is not installed\n"
+        "        if (exc.name or '').startswith('hessian_spectra'):\n"
+        "            raise\n"
+        "print('hessian_spectra.teaching' in sys.modules)\n"
     )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False", "importing the library imported hessian_spectra.teaching"

@@ -29,7 +29,15 @@ MODULES = [
     "hessian_spectra.landscape",
     "hessian_spectra.plots",
     "hessian_spectra.io",
-    "hessian_spectra.exercises",
+    "hessian_spectra.teaching",
+    "hessian_spectra.teaching.checking",
+    "hessian_spectra.teaching.bulk_and_outliers",
+    "hessian_spectra.teaching.gauss_newton_decomposition",
+    "hessian_spectra.teaching.why_outliers_track_classes",
+    "hessian_spectra.teaching.data_vs_parameters",
+    "hessian_spectra.teaching.random_matrix_theory",
+    "hessian_spectra.teaching.small_vs_large_batch",
+    "hessian_spectra.teaching.matrix_free",
 ]
 
 HEADER = """# API reference

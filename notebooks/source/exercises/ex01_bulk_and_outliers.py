@@ -9,7 +9,7 @@
 # %%
 import numpy as np  # noqa: F401 (for your code)
 
-from hessian_spectra import exercises
+from hessian_spectra.teaching import check
 
 # %% [markdown]
 # ## Exercise 1.1 · Counting parameters
@@ -28,7 +28,7 @@ def n_params(layer_sizes):
 
 
 # %% [check ex01_1]
-exercises.check_n_params(n_params)
+check("ex01_1", n_params)
 
 # %% [markdown]
 # ## Exercise 1.2 · Outliers above the largest gap
@@ -50,7 +50,7 @@ def outlier_count_gap(eigvals):
 
 
 # %% [check ex01_2]
-exercises.check_outlier_count_gap(outlier_count_gap)
+check("ex01_2", outlier_count_gap)
 
 # %% [markdown]
 # ## Exercise 1.3 · The elbow threshold
@@ -70,7 +70,7 @@ def elbow_threshold(eigvals):
 
 
 # %% [check ex01_3]
-exercises.check_elbow_threshold(elbow_threshold)
+check("ex01_3", elbow_threshold)
 
 # %% [markdown]
 # When all three checks print ✔, try your counter on a real spectrum: compute the Hessian of

@@ -8,8 +8,9 @@
 # %%
 import numpy as np  # noqa: F401 (for your code)
 
-from hessian_spectra import exercises, losses  # noqa: F401 (for your code)
+from hessian_spectra import losses  # noqa: F401 (for your code)
 from hessian_spectra.curvature.decomposition import per_sample_jacobians, per_sample_loss_gradients  # noqa: F401 (for your code)
+from hessian_spectra.teaching import check
 
 # %% [markdown]
 # ## Exercise 2.1 · The softmax logit Hessian $A_i$
@@ -31,7 +32,7 @@ def softmax_logit_hessian(logits):
 
 
 # %% [check ex02_1]
-exercises.check_softmax_logit_hessian(softmax_logit_hessian)
+check("ex02_1", softmax_logit_hessian)
 
 # %% [markdown]
 # ## Exercise 2.2 · The logit gradient $r_i$
@@ -48,7 +49,7 @@ def softmax_logit_gradient(logits, y):
 
 
 # %% [check ex02_2]
-exercises.check_softmax_logit_gradient(softmax_logit_gradient)
+check("ex02_2", softmax_logit_gradient)
 
 # %% [markdown]
 # ## Exercise 2.3 · The Gauss-Newton product $G = \frac1N\sum_i J_i^\top A_i J_i$
@@ -71,7 +72,7 @@ def gauss_newton(objective, params):
 
 
 # %% [check ex02_3]
-exercises.check_gauss_newton(gauss_newton)
+check("ex02_3", gauss_newton)
 
 # %% [markdown]
 # ## Exercise 2.4 · The empirical Fisher
@@ -89,4 +90,4 @@ def empirical_fisher(objective, params):
 
 
 # %% [check ex02_4]
-exercises.check_empirical_fisher(empirical_fisher)
+check("ex02_4", empirical_fisher)

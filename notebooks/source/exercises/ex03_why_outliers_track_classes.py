@@ -7,8 +7,9 @@
 # %%
 import numpy as np  # noqa: F401 (for your code)
 
-from hessian_spectra import exercises, losses  # noqa: F401 (for your code)
+from hessian_spectra import losses  # noqa: F401 (for your code)
 from hessian_spectra.curvature.decomposition import per_sample_jacobians  # noqa: F401 (for your code)
+from hessian_spectra.teaching import check
 
 # %% [markdown]
 # ## Exercise 3.1 · Papyan's vectors $\delta_{i,c'}$
@@ -30,7 +31,7 @@ def per_sample_deltas(objective, params):
 
 
 # %% [check ex03_1]
-exercises.check_per_sample_deltas(per_sample_deltas)
+check("ex03_1", per_sample_deltas)
 
 # %% [markdown]
 # ## Exercise 3.2 · Eigenvalues from a Gram matrix
@@ -48,7 +49,7 @@ def gram_eigenvalues(vectors):
 
 
 # %% [check ex03_2]
-exercises.check_gram_eigenvalues(gram_eigenvalues)
+check("ex03_2", gram_eigenvalues)
 
 # %% [markdown]
 # ## Exercise 3.3 · The $C$ outliers from a $C\times C$ matrix
@@ -67,7 +68,7 @@ def g1_eigenvalues_from_gram(means):
 
 
 # %% [check ex03_3]
-exercises.check_g1_eigenvalues_from_gram(g1_eigenvalues_from_gram)
+check("ex03_3", g1_eigenvalues_from_gram)
 
 # %% [markdown]
 # ## Exercise 3.4 · The knock-out
@@ -86,4 +87,4 @@ def knock_out_class_means(M, means):
 
 
 # %% [check ex03_4]
-exercises.check_knock_out_class_means(knock_out_class_means)
+check("ex03_4", knock_out_class_means)

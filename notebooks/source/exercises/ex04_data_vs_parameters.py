@@ -8,7 +8,7 @@
 # %%
 import numpy as np  # noqa: F401 (for your code)
 
-from hessian_spectra import exercises
+from hessian_spectra.teaching import check
 
 # %% [markdown]
 # ## Exercise 4.1 · The round-off scale
@@ -30,7 +30,7 @@ def zero_tolerance(eigvals):
 
 
 # %% [check ex04_1]
-exercises.check_zero_tolerance(zero_tolerance)
+check("ex04_1", zero_tolerance)
 
 # %% [markdown]
 # ## Exercise 4.2 · Counting zeros
@@ -46,7 +46,7 @@ def count_zero(eigvals):
 
 
 # %% [check ex04_2]
-exercises.check_count_zero(count_zero)
+check("ex04_2", count_zero)
 
 # %% [markdown]
 # ## Exercise 4.3 · The bulk edge
@@ -63,4 +63,4 @@ def bulk_edge(eigvals, n_outliers):
 
 
 # %% [check ex04_3]
-exercises.check_bulk_edge(bulk_edge)
+check("ex04_3", bulk_edge)

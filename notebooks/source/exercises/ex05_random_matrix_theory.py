@@ -7,7 +7,7 @@
 # %%
 import numpy as np  # noqa: F401 (for your code)
 
-from hessian_spectra import exercises
+from hessian_spectra.teaching import check
 
 # %% [markdown]
 # ## Exercise 5.1 · The Marchenko–Pastur edges
@@ -23,7 +23,7 @@ def marchenko_pastur_edges(alpha, sigma2=1.0):
 
 
 # %% [check ex05_1]
-exercises.check_marchenko_pastur_edges(marchenko_pastur_edges)
+check("ex05_1", marchenko_pastur_edges)
 
 # %% [markdown]
 # ## Exercise 5.2 · The Marchenko–Pastur density
@@ -43,7 +43,7 @@ def marchenko_pastur_density(x, alpha, sigma2=1.0):
 
 
 # %% [check ex05_2]
-exercises.check_marchenko_pastur_density(marchenko_pastur_density)
+check("ex05_2", marchenko_pastur_density)
 
 # %% [markdown]
 # ## Exercise 5.3 · The BBP outlier
@@ -62,7 +62,7 @@ def bbp_outlier(spike, alpha, sigma2=1.0):
 
 
 # %% [check ex05_3]
-exercises.check_bbp_outlier(bbp_outlier)
+check("ex05_3", bbp_outlier)
 
 # %% [markdown]
 # ## Exercise 5.4 · The Hessian of logistic regression
@@ -84,4 +84,4 @@ def logistic_regression_hessian(X, w):
 
 
 # %% [check ex05_4]
-exercises.check_logistic_regression_hessian(logistic_regression_hessian)
+check("ex05_4", logistic_regression_hessian)

@@ -7,7 +7,7 @@
 # %%
 import numpy as np  # noqa: F401 (for your code)
 
-from hessian_spectra import exercises
+from hessian_spectra.teaching import check
 
 # %% [markdown]
 # ## Exercise 6.1 · The height of a barrier
@@ -29,7 +29,7 @@ def barrier_height(alphas, losses_on_line):
 
 
 # %% [check ex06_1]
-exercises.check_barrier_height(barrier_height)
+check("ex06_1", barrier_height)
 
 # %% [markdown]
 # ## Exercise 6.2 · Outliers above the largest ratio
@@ -48,7 +48,7 @@ def outlier_count_ratio(eigvals):
 
 
 # %% [check ex06_2]
-exercises.check_outlier_count_ratio(outlier_count_ratio)
+check("ex06_2", outlier_count_ratio)
 
 # %% [markdown]
 # ## Exercise 6.3 · Negative eigenvalues
@@ -68,4 +68,4 @@ def negative_stats(eigvals):
 
 
 # %% [check ex06_3]
-exercises.check_negative_stats(negative_stats)
+check("ex06_3", negative_stats)

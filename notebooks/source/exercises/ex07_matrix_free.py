@@ -8,7 +8,8 @@
 import autograd  # noqa: F401 (for your code)
 import numpy as np  # noqa: F401 (for your code)
 
-from hessian_spectra import exercises, losses  # noqa: F401 (for your code)
+from hessian_spectra import losses  # noqa: F401 (for your code)
+from hessian_spectra.teaching import check
 
 # %% [markdown]
 # ## Exercise 7.1 · The Gauss-Newton product, matrix-free
@@ -31,7 +32,7 @@ def gauss_newton_vector_product(objective, params, v):
 
 
 # %% [check ex07_1]
-exercises.check_gauss_newton_vector_product(gauss_newton_vector_product)
+check("ex07_1", gauss_newton_vector_product)
 
 # %% [markdown]
 # ## Exercise 7.2 · Lanczos with full reorthogonalization
@@ -54,7 +55,7 @@ def lanczos_tridiagonal(A, v0, n_steps):
 
 
 # %% [check ex07_2]
-exercises.check_lanczos_tridiagonal(lanczos_tridiagonal)
+check("ex07_2", lanczos_tridiagonal)
 
 # %% [markdown]
 # ## Exercise 7.3 · Gauss quadrature from $T$
@@ -73,7 +74,7 @@ def gauss_quadrature(alpha, beta):
 
 
 # %% [check ex07_3]
-exercises.check_gauss_quadrature(gauss_quadrature)
+check("ex07_3", gauss_quadrature)
 
 # %% [markdown]
 # ## Exercise 7.4 · The smoothed SLQ density
@@ -93,4 +94,4 @@ def smoothed_density(nodes, weights, grid, sigma2):
 
 
 # %% [check ex07_4]
-exercises.check_smoothed_density(smoothed_density)
+check("ex07_4", smoothed_density)
