@@ -409,12 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_reproduce_parser(sub)
-    try:
-        from .bench import add_bench_parser
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        add_bench_parser(sub)
+    from .bench import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
