@@ -212,13 +212,15 @@ def _torch_hessian(objective: Objective, threads: int | None = None):
 
 
 def peer_versions() -> dict:
-    """Installed versions of the peers (``None`` when absent)."""
+    """Installed versions of the peers (``None`` when absent), from the package metadata: reading
+    them imports neither library, so a run with ``--no-peers`` loads neither."""
+    from importlib import metadata
+
     out = {}
     for name in ("jax", "jaxlib", "torch"):
         try:
-            mod = __import__(name)
-            out[name] = getattr(mod, "__version__", "?")
-        except ImportError:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
             out[name] = None
     return out
 
