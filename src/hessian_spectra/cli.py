@@ -22,6 +22,7 @@ from . import __version__, mlp
 from . import data as _data
 from . import io as _io
 from ._checks import DenseTooLargeError
+from .bench import add_bench_parser
 from .experiments import add_reproduce_parser
 from .losses import LOSSES
 from .objective import Objective
@@ -366,12 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_hessian(sub)
     add_reproduce_parser(sub)
-    try:
-        from .bench import add_bench_parser
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        add_bench_parser(sub)
+    add_bench_parser(sub)
     return parser
 
 
