@@ -102,3 +102,54 @@ def test_bad_arguments(problem):
         train(obj, w0, "sgd", batch_size=1000, progress=False)
     with pytest.raises(ValueError, match="lr must be"):
         train(obj, w0, lr=-1, progress=False)
+
+
+def _batches_seen(res, n):
+    """The minibatch of every step, read off the updates of a one-layer network on one-hot inputs:
+    with x_i = e_i, the update of W's row i is −η (1/|B|) r_iᵀ for i in the batch and exactly 0
+    otherwise, so the rows that moved are the batch (the bias moves every step and is ignored)."""
+    steps = sorted(res.snapshots)
+    out = []
+    for s0, s1 in zip(steps[:-1], steps[1:], strict=True):
+        dW = (res.snapshots[s1] - res.snapshots[s0])[: n * 3].reshape(n, 3)
+        out.append(np.flatnonzero(np.any(dW != 0, axis=1)))
+    return out
+
+
+@pytest.mark.parametrize("n, batch", [(12, 3), (12, 5)])
+def test_shuffled_sgd_visits_every_sample_once_per_epoch(n, batch):
+    """Shuffled SGD: each epoch is n // B consecutive steps whose batches are disjoint, of size B,
+    and (when B divides n) together hold every sample exactly once; a new epoch draws a new order.
+    The batches are read off the parameter updates (:func:`_batches_seen`), not from the sampler."""
+    X, y = np.eye(n), np.arange(n) % 3
+    obj = hs.Objective(X, y, (n, 3), "linear", "cross_entropy")
+    per_epoch, epochs = n // batch, 4
+    steps = per_epoch * epochs
+    res = train(
+        obj, hs.init_params((n, 3), seed=0), "sgd", lr=0.1, steps=steps, batch_size=batch,
+        snapshot_steps=range(steps + 1), seed=1, progress=False,
+    )  # fmt: skip
+    seen = _batches_seen(res, n)
+    assert len(seen) == steps and all(b.size == batch for b in seen), seen
+    orders = []
+    for e in range(epochs):
+        epoch = np.concatenate(seen[e * per_epoch : (e + 1) * per_epoch])
+        assert np.unique(epoch).size == per_epoch * batch, (e, seen)  # no sample twice in an epoch
+        if n % batch == 0:
+            assert np.array_equal(np.sort(epoch), np.arange(n)), (e, seen)
+        orders.append(tuple(epoch))
+    assert len(set(orders)) == epochs  # every epoch its own permutation
+
+
+def test_sequential_sgd_batches_walk_through_the_data_cyclically():
+    """Sequential SGD (shuffle=False) takes [0:B], [B:2B], ... wrapping around the end: with n = 10
+    and B = 4 the batches are {0..3}, {4..7}, {8, 9, 0, 1}, {2..5}."""
+    n = 10
+    X, y = np.eye(n), np.arange(n) % 3
+    obj = hs.Objective(X, y, (n, 3), "linear", "cross_entropy")
+    res = train(
+        obj, hs.init_params((n, 3), seed=0), "sgd", lr=0.1, steps=4, batch_size=4, shuffle=False,
+        snapshot_steps=range(5), progress=False,
+    )  # fmt: skip
+    got = [set(b.tolist()) for b in _batches_seen(res, n)]
+    assert got == [{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 0, 1}, {2, 3, 4, 5}]
