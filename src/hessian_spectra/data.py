@@ -109,14 +109,15 @@ def blobs(
       ``n_samples + n_test`` points train and test together, becomes
       :math:`(x_{ij} - m_j) / s_j` with :math:`m_j = \\frac1n\\sum_i x_{ij}` and the population
       standard deviation :math:`s_j = (\\frac1n\\sum_i (x_{ij} - m_j)^2)^{1/2}` (ddof = 0). A
-      constant feature (:math:`s_j < 10\\,\\varepsilon_{\\text{mach}}`, the threshold ``scale`` applies, since
-      round-off can keep the computed :math:`s_j` of a constant column from being exactly 0) is
-      only centred. ``info`` holds the vectors ``standardize_mean`` and ``standardize_std`` (1 where
-      the feature is constant).
+      constant feature, :math:`s_j < 10\\,\\varepsilon_{\\text{mach}}` (the threshold ``scale``
+      applies: round-off can keep the computed :math:`s_j` of a constant column from being
+      exactly 0), is only centred. ``info`` holds the vectors ``standardize_mean`` and
+      ``standardize_std`` (1 where the feature is constant).
     - ``"global"``: one scalar mean :math:`m` and one population standard deviation :math:`s` over
       all ``n_samples * dim`` *training* entries, and every entry, train and test, becomes
-      :math:`(x - m)/s`. A single affine map keeps the clusters' geometry (distances are only
-      rescaled), which per-feature scaling does not. ``info`` holds the two scalars.
+      :math:`(x - m)/s` (:math:`s = 1` if all entries are equal). A single affine map keeps the
+      clusters' geometry (distances are only rescaled), which per-feature scaling does not.
+      ``info`` holds the two scalars.
     - ``None`` (or ``False``): the raw draw.
 
     ``standardize=True`` is refused: before per-feature scaling became the default it meant
