@@ -39,8 +39,9 @@ print("curvature engine:", ENGINE)
 #
 # We draw $N$ points in $\mathbb R^d$ from $k$ Gaussian clusters, $x \sim \mathcal N(\mu_j, s^2 I_d)$
 # with centres $\mu_j$ uniform in $[-10, 10]^d$, and give every cluster its own class, so there are
-# $C = k$ classes. The inputs are then standardized *globally* (one scalar mean and one scalar
-# standard deviation for all entries), which keeps the geometry of the clusters.
+# $C = k$ classes. Each feature is then standardized (its mean removed and divided by its standard
+# deviation over the whole draw), as in the code of Sagun et al. (2018); `standardize="global"`
+# would instead remove one scalar mean and divide by one scalar standard deviation.
 
 # %%
 K = 5
