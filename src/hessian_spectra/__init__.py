@@ -6,7 +6,7 @@ over-parametrized networks (Sagun et al. 2016, 2018; Papyan 2019, 2020; Ghorbani
 
 __version__ = "0.1.0"
 
-from ._checks import DenseTooLargeError
+from ._checks import DenseTooLargeError, NonFiniteResultError
 from .curvature import hessian_terms
 from .data import Dataset, blobs, digits, random_inputs, two_blobs
 from .mlp import flatten, forward, init_params, n_params, unflatten
@@ -17,6 +17,7 @@ from .training import TrainingDivergedError, train
 __all__ = [
     "DenseTooLargeError",
     "Dataset",
+    "NonFiniteResultError",
     "Objective",
     "TrainingDivergedError",
     "blobs",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._checks import check_choice, check_dense_fits
+from .._checks import NonFiniteResultError, check_choice, check_dense_fits
 from ..objective import Objective
 from . import fast, reference
 from .terms import TERMS, check_terms
@@ -46,7 +46,9 @@ def hessian_terms(
     :math:`\\frac1N\\sum_i\\sum_c r_{ic}\\nabla^2 f_{ic}`.
 
     Returns a dict ``{term: P×P float64 array}`` in the order requested. A P too large for dense
-    matrices raises :class:`hessian_spectra.DenseTooLargeError` naming the memory it would need.
+    matrices raises :class:`hessian_spectra.DenseTooLargeError` naming the memory it would need; a
+    matrix with NaN or infinite entries (float64 overflow at enormous parameters or inputs) raises
+    :class:`hessian_spectra.NonFiniteResultError` instead of being returned.
     """
     objective = Objective(X, y, tuple(layer_sizes), activation, loss)
     return curvature_matrices(objective, params, terms, engine)
@@ -61,7 +63,25 @@ def curvature_matrices(
     check_choice("engine", engine, ENGINES)
     check_dense_fits(objective.n_params, n_matrices=len(terms) + 1)
     out = ENGINES[engine](objective, params, terms)
+    for t in terms:
+        _check_finite_matrix(t, out[t], objective, params)
     return {t: out[t] for t in terms}
+
+
+def _check_finite_matrix(term: str, M: np.ndarray, objective: Objective, params: np.ndarray) -> None:
+    """Raise :class:`NonFiniteResultError` when ``M`` has NaN or infinite entries, naming the sizes
+    that overflowed (the inputs and parameters are finite, :class:`Objective` checks them)."""
+    finite = np.isfinite(M)
+    if finite.all():
+        return
+    with np.errstate(all="ignore"):
+        top_logit = float(np.max(np.abs(objective.logits(params))))
+    raise NonFiniteResultError(
+        f"{term} has {M.size - int(np.count_nonzero(finite)):,} non-finite entries (NaN or inf): the "
+        f"network overflows float64 at these parameters (largest |w| = {np.max(np.abs(params)):.3g}, "
+        f"inputs up to |x| = {np.max(np.abs(objective.X)):.3g}, logits up to {top_logit:.3g}); "
+        "overflowing parameters, e.g. from a diverged run"
+    )
 
 
 __all__ = ["ENGINES", "TERMS", "check_terms", "curvature_matrices", "hessian_terms"]
