@@ -1,9 +1,9 @@
 """Figures of spectra in the style of S18: ordered eigenvalues and log-count histograms.
 
 All functions draw on a given matplotlib ``Axes`` (or create a figure) and never call ``show``;
-:func:`save_figure` writes a PNG atomically. Importing this module leaves matplotlib's backend as
-the user chose it (``%matplotlib inline`` in a notebook; without a display, matplotlib itself
-falls back to Agg).
+:func:`save_figure` writes a PNG, PDF or SVG (as the file's extension says) atomically. Importing
+this module leaves matplotlib's backend as the user chose it (``%matplotlib inline`` in a
+notebook; without a display, matplotlib itself falls back to Agg).
 """
 
 from __future__ import annotations
@@ -64,10 +64,28 @@ def spectrum_figure(eigvals, title: str = "Hessian spectrum", top: int = 100, ou
     return fig
 
 
+#: The figure formats :func:`save_figure` writes, named by the file's extension.
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def figure_format(path: str | os.PathLike) -> str:
+    """The format that ``path``'s extension names (``"png"``, ``"pdf"`` or ``"svg"``, any case);
+    any other extension, or none, raises a ``ValueError`` listing the three."""
+    ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if ext not in FIGURE_FORMATS:
+        got = f"'.{ext}'" if ext else "no extension"
+        raise ValueError(
+            f"a figure file must end in .{', .'.join(FIGURE_FORMATS[:-1])} or .{FIGURE_FORMATS[-1]}; "
+            f"{os.fspath(path)} has {got}"
+        )
+    return ext
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
-    """Save ``fig`` as a PNG atomically and close it."""
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
+    """Save ``fig`` atomically in the format its extension names (:func:`figure_format`) and close it."""
+    fmt = figure_format(path)
+    with atomic_path(path, suffix="." + fmt) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=fmt)
     plt.close(fig)
 
 
