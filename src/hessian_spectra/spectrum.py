@@ -230,7 +230,9 @@ def outlier_count_ratio(eigvals, window: int | None = None, floor: float = 1e-3)
     """Number of eigenvalues above the largest consecutive ratio :math:`\\lambda_j/\\lambda_{j+1}`.
 
     Ratios are only taken where :math:`\\lambda_{j+1} \\ge \\text{floor}\\cdot\\lambda_1`: near zero the
-    ratio of two round-off-sized eigenvalues is meaningless. ``floor = 1e-3`` is our choice.
+    ratio of two round-off-sized eigenvalues is meaningless. ``floor = 1e-3`` is our choice. The
+    count is 0 when no ratio exceeds 1 (all top eigenvalues equal: nothing stands out) or when the
+    largest eigenvalue is not positive.
     """
     top = _top_descending(eigvals, window)
     if top.size < 2 or top[0] <= 0:
@@ -239,6 +241,8 @@ def outlier_count_ratio(eigvals, window: int | None = None, floor: float = 1e-3)
     if not np.any(valid):
         return 1
     ratios = np.where(valid, top[:-1] / np.where(valid, top[1:], 1.0), -np.inf)
+    if ratios.max() <= 1.0:  # all equal: no ratio, so nothing stands out
+        return 0
     return int(np.argmax(ratios) + 1)
 
 
