@@ -707,7 +707,15 @@ def main(argv=None, prog: str = "bench_hessian.py") -> int:
         + " Same data, one process, medians over repeats, ratios to the engine's H+G+R time.",
     )
     _configure(parser)
-    return cmd_bench(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    if args.json:  # checked before the benchmark runs, not after it
+        from hessian_spectra import io as _io
+
+        try:
+            _io.check_output_path(args.json, f"--json {args.json}")
+        except _io.UnsafeOutputError as exc:
+            parser.error(str(exc))
+    return cmd_bench(args)
 
 
 if __name__ == "__main__":
