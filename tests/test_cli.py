@@ -143,20 +143,21 @@ def test_run_file_contents(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["hessian", "missing.npz", "--out", "x.npz"], "no such file"),
-        (["train", "--hidden", "3,x", "--out", "r.npz"], "--hidden must be"),
+        (["hessian", "missing.npz", "--out", "x.npz"], "RUN missing.npz: no such file"),
+        (["train", "--hidden", "3,x", "--out", "r.npz"], "argument --hidden: expected widths"),
         (
             ["train", "--data", "mnist", "--samples", "4990", "--test-samples", "11", "--out", "r.npz"],
             "--samples 4990 plus --test-samples 11 exceeds the 5000",
         ),
         (
             ["train", "--lr", "-1", "--steps", "1", "--samples", "10", "--dim", "2", "--out", "r.npz"],
-            "lr must be",
+            "argument --lr: expected a finite number > 0; got '-1'",
         ),
     ],
 )
 def test_user_errors_are_one_line_exit_2(argv, message, tmp_path, capsys, monkeypatch):
-    """User mistakes print one line `hessian-spectra: error: ...` and return exit status 2."""
+    """User mistakes print one line `hessian-spectra: error: ...` naming the flag and return exit
+    status 2 (every class of bad input is in tests/test_hostile_inputs.py)."""
     monkeypatch.chdir(tmp_path)
     assert cli.main(argv + ["--no-progress"] if argv[0] == "train" else argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -34,3 +34,26 @@ def test_json_converts_numpy(tmp_path):
     """NumPy scalars and arrays are written as plain JSON numbers and lists."""
     io.save_json(tmp_path / "x.json", {"i": np.int64(3), "f": np.float64(0.5), "a": np.arange(2)})
     assert io.load_json(tmp_path / "x.json") == {"i": 3, "f": 0.5, "a": [0, 1]}
+
+
+def test_load_npz_reads_the_keys_asked_for_and_checks_their_headers(tmp_path):
+    """Only the required and the present optional keys come back; a spec that the header does not
+    match is a BadFileError naming the key (the file is written by plain numpy.savez)."""
+    np.savez(tmp_path / "f.npz", a=np.arange(3.0), b=np.zeros((2, 2)), c=np.array("x"))
+    d = io.load_npz(tmp_path / "f.npz", required=("a",), optional=("c", "absent"))
+    assert sorted(d) == ["a", "c"] and d["c"] == "x"
+    with pytest.raises(
+        io.BadFileError, match=r"b must be integers of shape \(2, n\); the file declares float64"
+    ):
+        io.load_npz(tmp_path / "f.npz", required=("b",), specs={"b": io.ArraySpec("i", (2, None))})
+
+
+def test_library_writes_create_a_missing_folder_but_the_check_can_refuse_it(tmp_path):
+    """save_* create a missing destination folder (the experiments write points/ this way), while
+    check_output_path refuses it unless make_folder is set (the command line refuses it)."""
+    io.save_json(tmp_path / "a" / "b" / "x.json", {"k": 1})
+    assert io.load_json(tmp_path / "a" / "b" / "x.json") == {"k": 1}
+    with pytest.raises(io.UnsafeOutputError, match="does not exist"):
+        io.check_output_path(tmp_path / "c" / "y.npz")
+    assert io.check_output_path(tmp_path / "c" / "y.npz", make_folder=True) == str(tmp_path / "c" / "y.npz")
+    assert (tmp_path / "c").is_dir()

@@ -70,6 +70,14 @@ def _kind_of(mode: int) -> str:
     return "a special file"
 
 
+def _file_on_the_path(path: str) -> str:
+    """The nearest existing ancestor of ``path`` (a file, when the path runs through one)."""
+    ancestor = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    return ancestor
+
+
 def _check_destination(path: str, label: str) -> None:
     """Refuse what is at ``path`` now, if anything, unless it is a writable regular file."""
     try:
@@ -77,7 +85,7 @@ def _check_destination(path: str, label: str) -> None:
     except FileNotFoundError:
         return
     except NotADirectoryError:
-        raise UnsafeOutputError(f"{label}: a folder on the path is a file") from None
+        raise UnsafeOutputError(f"{label}: {_file_on_the_path(path)} is a file, not a folder") from None
     if stat.S_ISLNK(st.st_mode):
         raise UnsafeOutputError(
             f"{label} is a symbolic link (to {os.readlink(path)}); outputs are written neither "
@@ -110,9 +118,7 @@ def check_output_path(path: str | os.PathLike, label: str | None = None, make_fo
     _check_destination(p, label)
     folder = os.path.dirname(os.path.abspath(p))
     if not os.path.isdir(folder):
-        ancestor = folder
-        while not os.path.lexists(ancestor):
-            ancestor = os.path.dirname(ancestor)
+        ancestor = _file_on_the_path(p)
         if not os.path.isdir(ancestor):
             raise UnsafeOutputError(f"{label}: {ancestor} is a file, not a folder")
         if not make_folder:
@@ -318,7 +324,7 @@ class ArraySpec:
         """In words, e.g. ``"real numbers of shape (n, 4)"`` (``n``: any length)."""
         if self.kinds == "U":
             what = "a string"
-        elif set(self.kinds) <= set("iu"):
+        elif self.kinds[0] in "iu":  # integers first: integral floats may be accepted as well
             what = "integers"
         else:
             what = "real numbers"
