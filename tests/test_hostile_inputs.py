@@ -252,6 +252,41 @@ def test_unwritable_outputs_are_refused_before_the_work(
     assert (tmp_path / "readonly.npz").read_bytes() == b"old"
 
 
+@pytest.mark.parametrize(
+    "failure, status, fragment",
+    [
+        (
+            OSError(28, "No space left on device"),
+            2,
+            "--out {out}: could not be written (No space left on device)",
+        ),
+        (KeyboardInterrupt(), 130, "hessian-spectra: interrupted"),
+    ],
+    ids=["disk-full", "ctrl-c"],
+)
+def test_a_write_that_fails_midway_leaves_the_old_file(
+    failure, status, fragment, tmp_path, monkeypatch, capsys
+):
+    """Atomic writes: when the disk fills up (ENOSPC) or the user presses Ctrl-C in the middle of
+    writing --out, the command prints one line (exit 2, or 130 for the interrupt), the previous
+    file at --out keeps its bytes, and no temporary is left behind."""
+    run, out = tmp_path / "run.npz", tmp_path / "h.npz"
+    _write_run(run)
+    out.write_bytes(b"previous result")
+    real_savez = np.savez
+
+    def savez_then_fail(fh, **arrays):
+        real_savez(fh, **{k: arrays[k] for k in list(arrays)[:2]})  # part of the file is written
+        raise failure
+
+    monkeypatch.setattr(np, "savez", savez_then_fail)
+    assert cli.main(["hessian", str(run), "--out", str(out)]) == status
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment.format(out=out) in err[0], err
+    assert out.read_bytes() == b"previous result"
+    assert sorted(os.listdir(tmp_path)) == ["h.npz", "run.npz"]
+
+
 def test_bench_json_is_checked_before_the_benchmark(tmp_path, monkeypatch, capsys):
     """Outputs checked before the work: `bench --json FOLDER` is refused before the benchmark runs
     (its run_benchmark is a tripwire here), with exit 2 and the flag named."""
