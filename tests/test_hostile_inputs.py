@@ -479,17 +479,20 @@ def test_files_that_are_not_npz_get_one_line_and_pickles_never_run(tmp_path, cap
 
 
 def test_every_flipped_byte_is_refused_or_harmless(tmp_path):
-    """Hostile files: a run file with one byte inverted (every 5th position of the file) either
-    loads with exactly the original contents (the byte was in a timestamp or an unread field) or
-    raises BadFileError; no other exception, and never different numbers (the archive's CRC and
-    the header checks catch every change to what is read)."""
+    """Hostile files: a run file with one byte inverted (every byte of the zip's central directory,
+    which names each member's version, flags and compression method, and every 5th byte before
+    it) either loads with exactly the original contents (the byte was in a timestamp or an unread
+    field) or raises BadFileError; no other exception, and never different numbers (the archive's
+    CRC and the header checks catch every change to what is read)."""
     path = tmp_path / "run.npz"
     _write_run(path, params_init=None)
     original = _run_arrays()
     raw = path.read_bytes()
+    end_record = raw.rindex(b"PK\x05\x06")  # zip format: the directory's offset is at bytes 16-19
+    directory = int.from_bytes(raw[end_record + 16 : end_record + 20], "little")
     outcomes = {"same": 0, "refused": 0}
     flipped = tmp_path / "flipped.npz"
-    for i in range(0, len(raw), 5):
+    for i in [*range(0, directory, 5), *range(directory, len(raw))]:
         data = bytearray(raw)
         data[i] ^= 0xFF
         flipped.write_bytes(bytes(data))
@@ -809,7 +812,8 @@ def test_memory_guard_reads_the_cgroup_v1_limit_inside_a_container(tmp_path):
     """Memory (cgroup v1, injected files): with the memory hierarchy mounted at the container's own
     group (mount root /docker/abc) and the process in /docker/abc/sub, an unlimited group
     (9223372036854771712) defers to the mount's limit 2e9 minus the working set
-    1.5e9 − 5e8 = 1e9; without any memory mount there is no cgroup limit (None)."""
+    1.5e9 − 5e8 = 1e9; a limit of 8e8 on sub with 5e8 used binds instead (3e8: the group is found
+    below the mount); without any memory mount there is no cgroup limit (None)."""
     mount = tmp_path / "memory"
     _write_files(mount / "sub", memory_limit_in_bytes="9223372036854771712\n", memory_usage_in_bytes="10\n")
     _write_files(
@@ -824,6 +828,8 @@ def test_memory_guard_reads_the_cgroup_v1_limit_inside_a_container(tmp_path):
         f"35 31 0:32 /docker/abc {mount} rw,relatime - cgroup cgroup rw,memory\n",
     )
     assert _checks.cgroup_memory_room(str(proc)) == 1_000_000_000
+    _write_files(mount / "sub", memory_limit_in_bytes="800000000\n", memory_usage_in_bytes="500000000\n")
+    assert _checks.cgroup_memory_room(str(proc)) == 300_000_000
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "cgroup").write_text("4:memory:/x\n")

@@ -462,7 +462,7 @@ class NpzReader:
             raise
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
             raise BadFileError(f"{where} is corrupt ({exc})") from None
-        except (NotImplementedError, RuntimeError) as exc:  # zipfile: unknown compression, encryption
+        except RuntimeError as exc:  # zipfile: NotImplementedError (compression, version), encryption
             raise BadFileError(f"{where} cannot be read: {exc}") from None
         if array.ndim == 0 and array.dtype.kind == "U":
             return str(array)
