@@ -593,6 +593,30 @@ def test_train_user_errors_name_the_flag_and_exit_2(extra, fragment, tmp_path, m
         (["hessian", "bare.npz", "--out", "o.npz", "--plot", "s"], "s has no extension"),
         (["hessian", "bare.npz", "--out", "o.npz", "--no-eigvals", "--plot", "s.png"], "--no-eigvals skips"),
         (["hessian", "bare.npz", "--out", "o.npz", "--top-k", "2", "--plot", "s.png"], "add --density"),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--top-k", "17"],
+            "--top-k must be an integer from 1 to P - 1 = 16",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--top-k", "2", "--tol", "nan"],
+            "--tol must be a finite number > 0",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--top-k", "2", "--maxiter", "0"],
+            "--maxiter must be an integer ≥ 1",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--density", "--seed", "-1"],
+            "--seed must be an integer ≥ 0",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--density", "--tol", "1e-3"],
+            "--tol sets the Lanczos runs of --top-k",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--seed", "3"],
+            "--seed seeds the matrix-free random vectors",
+        ),
         (["reproduce", "E1", "--out", "bare.npz", "--no-progress"], "--out bare.npz is not a folder"),
         (["reproduce", "E99", "--no-progress"], "unknown experiment 'E99'"),
     ],
@@ -601,13 +625,37 @@ def test_hessian_and_reproduce_user_errors_name_the_flag_and_exit_2(
     argv, fragment, tmp_path, monkeypatch, capsys, no_work
 ):
     """The command line: a missing run file, --at-init without initial parameters, a missing or
-    invalid flag, a --plot that would not be written or not in the format its name says, and a
-    results folder that is a file are refused before any work in one line with exit 2."""
+    invalid flag, a --plot that would not be written or not in the format its name says,
+    matrix-free settings out of range or without effect (--tol without --top-k, --seed on the
+    dense path), and a results folder that is a file are refused before any work in one line
+    with exit 2."""
     monkeypatch.chdir(tmp_path)
     _write_run("bare.npz", params_init=None)
     assert cli.main(argv) == 2
     _one_line_error(capsys, fragment)
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_hessian_refuses_what_this_run_or_machine_cannot_do(tmp_path, monkeypatch, capsys, no_work):
+    """The command line: --decompose on a one-class run (the class-mean split needs two classes)
+    and --driver evd_2stage where no bundled OpenBLAS provides it are refused before any work,
+    naming the flag."""
+    one_class = tmp_path / "one.npz"
+    rng = np.random.default_rng(0)
+    _write_run(
+        one_class,
+        layer_sizes=np.array([2, 3, 1]),
+        y=np.zeros(6, dtype=np.int64),
+        params=rng.standard_normal(2 * 3 + 3 + 3 + 1),
+        params_init=None,
+    )
+    assert cli.main(["hessian", str(one_class), "--out", str(tmp_path / "o.npz"), "--decompose"]) == 2
+    _one_line_error(capsys, "--decompose: the class-mean split needs at least 2 classes", "C = 1")
+    monkeypatch.setattr(spectrum, "two_stage_available", lambda: False)
+    run = tmp_path / "run.npz"
+    _write_run(run)
+    assert cli.main(["hessian", str(run), "--out", str(tmp_path / "o.npz"), "--driver", "evd_2stage"]) == 2
+    _one_line_error(capsys, "--driver evd_2stage needs the OpenBLAS")
 
 
 @pytest.mark.parametrize(

@@ -531,6 +531,51 @@ def _check_plot(args, matrix_free: bool) -> None:
         )
 
 
+def _check_hessian_flags(args, objective: Objective, matrix_free: bool) -> None:
+    """Refuse, before any work, flags that cannot work on this run or have no effect in this mode.
+
+    The matrix-free flags are parsed as plain numbers; their ranges are those the library's
+    Lanczos routines accept (``top_eigenvalues``: 1 ≤ K < P, ``tol`` > 0, ``maxiter`` ≥ 1, a seed
+    ≥ 0), checked here so that the line names the flag.
+    """
+    from . import spectrum
+
+    P = objective.n_params
+    if not matrix_free and args.seed != 0:
+        raise UserError(
+            "--seed seeds the matrix-free random vectors: it has no effect without --top-k/--density"
+        )
+    for flag, value in (("--tol", args.tol), ("--maxiter", args.maxiter)):
+        if value is not None and args.top_k is None:
+            raise UserError(f"{flag} sets the Lanczos runs of --top-k: it has no effect without --top-k")
+    if args.top_k is not None and not 1 <= args.top_k < P:
+        raise UserError(
+            f"--top-k must be an integer from 1 to P - 1 = {P - 1} (Lanczos); got {args.top_k} "
+            "(for every eigenvalue, drop --top-k: the dense route computes them all)"
+        )
+    if args.tol is not None and not (np.isfinite(args.tol) and args.tol > 0):
+        raise UserError(f"--tol must be a finite number > 0; got {args.tol}")
+    if args.maxiter is not None and args.maxiter < 1:
+        raise UserError(f"--maxiter must be an integer ≥ 1; got {args.maxiter}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be an integer ≥ 0; got {args.seed}")
+    if not matrix_free and args.driver == spectrum.TWO_STAGE and not args.no_eigvals:
+        if not spectrum.two_stage_available():
+            raise UserError(
+                f"--driver {spectrum.TWO_STAGE} needs the OpenBLAS bundled with NumPy's or SciPy's "
+                f"wheels, which is not found here; use one of {', '.join(spectrum.DRIVERS)}"
+            )
+    if (
+        args.decompose
+        and objective.loss == "cross_entropy"
+        and objective.n_classes < 2
+        and not args.no_eigvals
+    ):
+        raise UserError(
+            f"--decompose: the class-mean split needs at least 2 classes; {args.run} has C = {objective.n_classes}"
+        )
+
+
 def _check_dense_memory(args, objective: Objective, terms) -> None:
     """Refuse, before any work, dense matrices (and class means) that cannot fit in memory."""
     P = objective.n_params
@@ -561,6 +606,7 @@ def cmd_hessian(args) -> int:
         if args.at_init and "params_init" not in f.keys:
             raise UserError(f"--at-init: {args.run} has no params_init (not a run file from `train`)")
     objective, params, _ = _io.load_run(args.run, "params_init" if args.at_init else "params")
+    _check_hessian_flags(args, objective, matrix_free)
     contract = _io.hessian_file_contract(objective, params)
     P = objective.n_params
     if matrix_free:
