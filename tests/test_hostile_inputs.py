@@ -936,7 +936,7 @@ def test_a_dense_request_under_ulimit_v_is_one_line_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
-    assert "P = 3,019" in lines[0] and "(ulimit -v)" in lines[0] and not out.exists()
+    assert "4 dense 3,019×3,019 matrices" in lines[0] and "(ulimit -v)" in lines[0] and not out.exists()
 
 
 # --------------------------------------------------------------------------------------------

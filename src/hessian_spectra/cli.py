@@ -580,7 +580,7 @@ def _check_dense_memory(args, objective: Objective, terms) -> None:
     """Refuse, before any work, dense matrices (and class means) that cannot fit in memory."""
     P = objective.n_params
     needed = dense_bytes(P, len(terms) + 1)  # the matrices and one working copy (eigh's, or assembly's)
-    what = f"{', '.join(terms)} at P = {P:,}"
+    what = f"{len(terms) + 1} dense {P:,}×{P:,} matrices ({', '.join(terms)} and a working copy)"
     if args.decompose and objective.loss == "cross_entropy" and not args.no_eigvals:
         largest_class = int(np.bincount(objective.y).max())
         needed += 2 * 8 * largest_class * objective.n_classes * P  # one class's Jacobians and deltas
