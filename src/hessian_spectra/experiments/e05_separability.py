@@ -23,7 +23,7 @@ import numpy as np
 from .. import data as _data
 from .. import mlp, spectrum
 from ..objective import Objective
-from .runner import Experiment, dense_spectra, grade, top_values
+from .runner import Experiment, dense_spectra, top_values
 
 #: S16's top eigenvalues at std = 0.2, 0.4, 0.6, 0.8, 1.0 (read off their plot).
 PAPER_TOP = {0.2: 0.024, 0.4: 0.061, 0.6: 0.30, 0.8: 0.92, 1.0: 1.7}
@@ -135,7 +135,7 @@ def plot(ctx, numbers) -> None:
     ctx.save_figure(fig, "fig_separability")
 
 
-def judge(numbers) -> tuple[str, str, dict]:
+def judge(numbers) -> tuple[str, dict, dict]:
     rows = numbers["points"]
     two = [r["counts"]["elbow"] == 2 for r in rows]
     growing = []
@@ -152,7 +152,11 @@ def judge(numbers) -> tuple[str, str, dict]:
         f"h = {h}: top {', '.join(tops)}; elbow count 2 in {sum(two)}/{len(two)} cells; "
         f"growing with std for {sum(growing)}/{len(growing)} widths"
     )
-    return grade(checks), ours, checks
+    values = {
+        f"top (std {r['std']:g}, h = {h})": r["top"][0]
+        for r in sorted((r for r in rows if r["h"] == h), key=lambda r: r["std"])
+    }
+    return ours, checks, values
 
 
 EXPERIMENT = Experiment(
@@ -167,4 +171,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
+    data='two Gaussian blobs in 2-d',
 )

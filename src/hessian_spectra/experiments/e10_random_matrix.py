@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import rmt, spectrum
 from ..curvature import hessian_terms
-from .runner import Experiment, dense_blas_threads, grade, top_values
+from .runner import Experiment, dense_blas_threads, top_values
 
 #: The logistic spectrum "follows MP" when the KS distance is at most this (our choice: with M ≥ 200
 #: eigenvalues the finite-size distance is a few 1e-2 at most).
@@ -176,7 +176,7 @@ def plot(ctx, numbers) -> None:
     ctx.save_figure(fig, "fig9_random_matrix")
 
 
-def judge(numbers) -> tuple[str, str, dict]:
+def judge(numbers) -> tuple[str, dict, dict]:
     lg, sm = numbers["logistic"], numbers["softmax"]
     rel = [abs(r["top"][0] - r["bbp_prediction"]) / r["bbp_prediction"] for r in sm]
     checks = {
@@ -193,7 +193,9 @@ def judge(numbers) -> tuple[str, str, dict]:
             for r in sm
         )
     )
-    return grade(checks), ours, checks
+    values = {f"KS (α = {r['alpha']:g})": r["ks"] for r in lg}
+    values.update({f"outlier / BBP − 1 (α = {r['alpha']:.2g})": r["top"][0] / r["bbp_prediction"] - 1 for r in sm})
+    return ours, checks, values
 
 
 EXPERIMENT = Experiment(
@@ -210,4 +212,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
+    data='Gaussian inputs',
 )
