@@ -15,7 +15,6 @@ from hessian_spectra import data as hs_data
 from hessian_spectra.experiments import EXPERIMENTS, get_experiment, run, run_all, runner
 from hessian_spectra.experiments import e02_cluster_sweep as e02
 from hessian_spectra.experiments import e03_width_sweep as e03
-from hessian_spectra.experiments import e06_random_inits as e06
 from hessian_spectra.experiments import e07_small_vs_large_batch as e07
 from hessian_spectra.objective import Objective
 
@@ -281,27 +280,6 @@ def test_barrier_detects_a_bump():
     bump = 1.0 + 0.5 * np.exp(-((a - 0.5) ** 2) / 0.01)
     b = landscape.barrier(a, bump)
     assert not b["none"] and b["height"] == pytest.approx(0.5, rel=1e-6)
-
-
-# --------------------------------------------------------------------------------------------
-# E6's stacked trainer against the library's trainer
-# --------------------------------------------------------------------------------------------
-
-
-def test_train_many_follows_training_train():
-    """E6 trains many networks at once with closed-form batched backprop; each row must follow the
-    trajectory of hessian_spectra.training.train (autograd gradients) to round-off (1e-12 relative
-    after 100 GD steps)."""
-    ds = hs_data.two_blobs(n_samples=40, std=0.5, seed=0)
-    sizes = (2, 5, 5, 2)
-    obj = Objective(ds.X, ds.y, sizes, "relu", "cross_entropy")
-    stack0 = np.stack([mlp.init_params(sizes, "normal", seed=s, scale=0.5) for s in range(3)])
-    stack = e06.train_many(obj, stack0, lr=0.1, steps=100)
-    for b in range(3):
-        ref = training.train(obj, stack0[b], lr=0.1, steps=100, progress=False).params
-        assert np.linalg.norm(stack[b] - ref) <= 1e-12 * np.linalg.norm(ref)
-    losses, _ = e06.stacked_value_and_gradient(stack, obj)
-    assert np.allclose(losses, [obj.loss_value(p) for p in stack], rtol=1e-13, atol=0)
 
 
 # --------------------------------------------------------------------------------------------

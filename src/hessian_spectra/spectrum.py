@@ -270,7 +270,9 @@ def row_threshold(spectra, window: int | None = None, floor: float = 1e-3) -> fl
         np.concatenate([np.sqrt(t[:-1] * t[1:]) for t in tops if t.size >= 2] or [np.zeros(0)])
     )
     if candidates.size == 0:
-        raise ValueError("spectra must hold at least one spectrum with two positive eigenvalues above the floor")
+        raise ValueError(
+            "spectra must hold at least one spectrum with two positive eigenvalues above the floor"
+        )
     best, best_score = float(candidates[-1]), -np.inf
     for t in candidates[::-1]:
         score = 0.0

@@ -33,6 +33,7 @@ from .. import io as _io
 from .runner import (
     DEFAULT_SEEDS,
     ENGINE,
+    HEADLINE_VALUES,
     Context,
     Experiment,
     aggregate_seeds,
@@ -189,7 +190,7 @@ def run(
         "claim": experiment.claim,
         "paper_number": experiment.paper_number,
         "data": experiment.data,
-        "ours": format_values(agg["values"]),
+        "ours": format_values(agg["values"], HEADLINE_VALUES),
         "verdict": agg["verdict"],
         "checks": agg["checks"],
         "values": agg["values"],
@@ -317,7 +318,9 @@ def cmd_reproduce(args) -> int:
             print(f"{r['id']:>4}  {r['verdict']:<10}  {r['ours']}")
         return 1 if any(r["verdict"] == "error" for r in records) else 0
     rec = run(args.name, args.out, args.quick, args.seed, progress, mnist=args.mnist, n_seeds=n_seeds)
-    print(f"{rec['id']}: {rec['verdict']} — {rec['ours']} ({rec['seconds']} s) -> {os.path.join(args.out, rec['id'])}")
+    print(
+        f"{rec['id']}: {rec['verdict']} — {rec['ours']} ({rec['seconds']} s) -> {os.path.join(args.out, rec['id'])}"
+    )
     return 0
 
 

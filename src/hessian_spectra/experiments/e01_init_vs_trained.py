@@ -179,5 +179,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
-    data='Gaussian blobs (k = 50, d = 100)',
+    data="Gaussian blobs (k = 50, d = 100)",
 )

@@ -273,5 +273,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
-    data='Gaussian blobs (k clusters, d = 100)',
+    data="Gaussian blobs (k clusters, d = 100)",
 )

@@ -234,5 +234,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
-    data='8×8 digits',
+    data="8×8 digits",
 )

@@ -165,5 +165,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
-    data='8×8 digits and Gaussian random inputs',
+    data="8×8 digits and Gaussian random inputs",
 )

@@ -194,7 +194,9 @@ def judge(numbers) -> tuple[str, dict, dict]:
         )
     )
     values = {f"KS (α = {r['alpha']:g})": r["ks"] for r in lg}
-    values.update({f"outlier / BBP − 1 (α = {r['alpha']:.2g})": r["top"][0] / r["bbp_prediction"] - 1 for r in sm})
+    values.update(
+        {f"outlier / BBP − 1 (α = {r['alpha']:.2g})": r["top"][0] / r["bbp_prediction"] - 1 for r in sm}
+    )
     return ours, checks, values
 
 
@@ -212,5 +214,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
-    data='Gaussian inputs',
+    data="Gaussian inputs",
 )

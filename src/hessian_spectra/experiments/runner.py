@@ -402,17 +402,25 @@ def format_value(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
 
 
-def format_values(values: dict) -> str:
-    """``"name 0.12 [0.1, 0.15]; ..."``: median and range over the seeds of each value."""
+#: How many of an experiment's values the summary table's "ours" column shows (all of them are in
+#: the record and in the experiment's section of docs/reproduce.md).
+HEADLINE_VALUES = 4
+
+
+def format_values(values: dict, limit: int | None = None) -> str:
+    """``"name 0.12 [0.1, 0.15]; ..."``: median and range over the seeds of each value (the first
+    ``limit`` of them, and "…" when there are more)."""
     parts = []
-    for name, v in values.items():
+    items = list(values.items())
+    more = limit is not None and len(items) > limit
+    for name, v in items[:limit] if limit is not None else items:
         if v.get("across_seeds") or v["min"] == v["max"]:
             parts.append(f"{name} {format_value(v['median'])}")
         else:
             parts.append(
                 f"{name} {format_value(v['median'])} [{format_value(v['min'])}, {format_value(v['max'])}]"
             )
-    return "; ".join(parts)
+    return "; ".join(parts) + ("; …" if more else "")
 
 
 def format_checks(checks: dict) -> str:
@@ -482,7 +490,13 @@ def summary_markdown(records: Sequence[dict], mode: str, seeds: Sequence[int], t
         )
         lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     counts = {v: sum(r["verdict"] == v for r in records) for v in (*VERDICTS, "error")}
-    lines += ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".", "", "## Rules", ""]
+    lines += [
+        "",
+        "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".",
+        "",
+        "## Rules",
+        "",
+    ]
     for r in records:
         checks = format_checks(r.get("checks", {}))
         lines.append(f"- **{r['id']}**: {r['rule']}" + (f" Checks: {checks}." if checks else ""))
