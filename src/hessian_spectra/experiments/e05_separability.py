@@ -22,6 +22,11 @@ The count of outliers is the largest consecutive ratio of the top eigenvalues
 The growth with std is a claim about the typical run: it is judged on the median over seeds of the
 top eigenvalue at each std (one draw of 100 points per std makes a single seed's curve noisy once
 the blobs overlap).
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
 """
 
 from __future__ import annotations

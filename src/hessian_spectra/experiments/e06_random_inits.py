@@ -29,6 +29,11 @@ h = 10, 1,000 initial points per seed (quick: 100).
 eigenvalue over initial points is compared with the spread of the gradient norm, and their
 correlation (of the logarithms) is reported. If the top eigenvalue tracks the gradient norm, a
 histogram over initial points measures where each run stopped rather than the initial point.
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
 """
 
 from __future__ import annotations

@@ -22,6 +22,13 @@ the paper does not give; ours are compared with the BBP prediction instead.
 
 Our choices: M = 1,000 features (quick: 200) for logistic regression; N = 1,000 samples (quick: 500)
 for the softmax problem.
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations
