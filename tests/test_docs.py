@@ -46,3 +46,44 @@ def test_documentation_examples_run(path, index, code, tmp_path, monkeypatch):
     """Every ```python block in the README and docs executes without error (in a scratch folder)."""
     monkeypatch.chdir(tmp_path)
     exec(compile(code, f"{path.name}[{index}]", "exec"), {"__name__": "__doc_example__"})
+
+
+def test_reproduction_numbers_are_generated_from_the_runs():
+    """Every generated block of docs/reproduce.md (verdict tables, times, each experiment's checks and
+    values) equals what tools/make_reproduce_docs.py builds from docs/results/*.json, the summaries
+    of the runs (regenerate with `python tools/make_reproduce_docs.py` if this fails)."""
+    import make_reproduce_docs
+
+    text = (ROOT / "docs" / "reproduce.md").read_text(encoding="utf-8")
+    assert make_reproduce_docs.render(text, make_reproduce_docs.load_summaries()) == text
+
+
+def test_reproduction_generator_rebuilds_a_tampered_block(tmp_path):
+    """The drift test can fail: a hand-edited number inside a generated block is replaced by the
+    summary's own on rendering (checked on a fabricated summary)."""
+    import make_reproduce_docs
+
+    summary = {
+        "mode": "quick",
+        "seeds": [0, 1, 2],
+        "seconds": 60.0,
+        "records": [
+            {
+                "id": "E9",
+                "source": "S18 Fig. 5",
+                "data": "MNIST",
+                "claim": "c",
+                "paper_number": "p",
+                "verdict": "partly",
+                "checks": {"a": {"holds": True, "seeds_holding": 3, "n_seeds": 3, "per_seed": [1, 1, 1]}},
+                "values": {"x": {"median": 0.5, "min": 0.25, "max": 0.75, "per_seed": [0.25, 0.5, 0.75]}},
+                "seconds": 1.0,
+            }
+        ],
+    }
+    fresh = make_reproduce_docs.render(
+        "<!-- begin generated: numbers E9 -->\n<!-- end generated: numbers E9 -->", {"quick": summary}
+    )
+    assert "0.5 [0.25, 0.75]" in fresh and "✓ 3/3 seeds" in fresh
+    tampered = fresh.replace("0.5 [0.25, 0.75]", "0.6 [0.25, 0.75]")
+    assert make_reproduce_docs.render(tampered, {"quick": summary}) == fresh

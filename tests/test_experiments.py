@@ -15,7 +15,6 @@ from hessian_spectra import data as hs_data
 from hessian_spectra.experiments import EXPERIMENTS, get_experiment, run, run_all, runner
 from hessian_spectra.experiments import e02_cluster_sweep as e02
 from hessian_spectra.experiments import e03_width_sweep as e03
-from hessian_spectra.experiments import e06_random_inits as e06
 from hessian_spectra.experiments import e07_small_vs_large_batch as e07
 from hessian_spectra.objective import Objective
 
@@ -96,20 +95,91 @@ _E5_TINY = {"stds": [0.2, 0.6, 1.0], "widths": [4], "steps": 200}
 def test_interrupted_sweep_recomputes_only_the_missing_point(tmp_path):
     """A sweep whose point files are all present recomputes nothing; after deleting one point file,
     the rerun computes exactly that point, reads the others back, and gives the same numbers."""
-    rec1 = run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY)
+    rec1 = run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY, n_seeds=1)
     assert (rec1["points_computed"], rec1["points_loaded"]) == (3, 0)
-    first = json.loads((tmp_path / "E5" / "numbers.json").read_text())
-    rec2 = run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY)
+    first = json.loads((tmp_path / "E5" / "seed-0" / "numbers.json").read_text())
+    rec2 = run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY, n_seeds=1)
     assert (rec2["points_computed"], rec2["points_loaded"]) == (0, 3)
     ctx = _context(get_experiment("E5"), tmp_path, _E5_TINY)
     jpath, npath = ctx.point_paths("h=4_std=0.6")
     os.remove(jpath)
-    mtimes = {p: os.path.getmtime(p) for p in (tmp_path / "E5" / "points").glob("*.json")}
-    rec3 = run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY)
+    mtimes = {p: os.path.getmtime(p) for p in (tmp_path / "E5" / "seed-0" / "points").glob("*.json")}
+    rec3 = run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY, n_seeds=1)
     assert (rec3["points_computed"], rec3["points_loaded"]) == (1, 2)
     assert all(os.path.getmtime(p) == t for p, t in mtimes.items())  # the others were not rewritten
-    again = json.loads((tmp_path / "E5" / "numbers.json").read_text())
+    again = json.loads((tmp_path / "E5" / "seed-0" / "numbers.json").read_text())
     assert again["points"] == first["points"]
+
+
+@pytest.mark.parametrize("damage", ["empty npz", "truncated npz", "flipped byte", "empty json"])
+def test_a_corrupt_cached_point_is_recomputed_with_a_warning(tmp_path, damage):
+    """A cached point whose files are empty, truncated or corrupt (BadZipFile, EOFError, a bad JSON)
+    is recomputed with a warning naming the file, not a crash on every rerun; the numbers are the
+    same as before the damage."""
+    ctx = _context(get_experiment("E5"), tmp_path, _E5_TINY)
+    value = {"x": np.arange(5.0), "y": 2}
+    ctx.point("p", {"a": 1}, lambda: value)
+    jpath, npath = ctx.point_paths("p")
+    if damage == "empty npz":
+        open(npath, "wb").close()
+    elif damage == "truncated npz":
+        data = open(npath, "rb").read()
+        open(npath, "wb").write(data[: len(data) // 2])
+    elif damage == "flipped byte":
+        data = bytearray(open(npath, "rb").read())
+        data[len(data) // 2] ^= 0xFF
+        open(npath, "wb").write(bytes(data))
+    else:
+        open(jpath, "w").close()
+    calls = []
+    with pytest.warns(UserWarning, match="recomputing"):
+        out = ctx.point("p", {"a": 1}, lambda: calls.append(1) or value)
+    assert calls == [1] and out["y"] == 2 and np.array_equal(out["x"], value["x"])
+    out = ctx.point("p", {"a": 1}, lambda: calls.append(1) or value)  # repaired: read back
+    assert calls == [1] and np.array_equal(out["x"], value["x"])
+
+
+def test_seeds_run_apart_and_the_verdict_counts_them(tmp_path):
+    """Each seed has its own folder, data and numbers; the record gives, per check, on how many
+    seeds it holds, and per value the median and range over the seeds."""
+    rec = run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY, n_seeds=2)
+    a, b = (json.loads((tmp_path / "E5" / f"seed-{s}" / "numbers.json").read_text()) for s in (0, 1))
+    assert a["points"] != b["points"]  # each seed draws its own data and initial points
+    assert rec["seeds"] == [0, 1]
+    assert any(c.get("across_seeds") for c in rec["checks"].values())  # E5's median-growth check
+    for c in rec["checks"].values():
+        if c.get("across_seeds"):
+            continue
+        assert c["n_seeds"] == 2 and len(c["per_seed"]) == 2
+        assert c["holds"] == (sum(c["per_seed"]) >= runner.SEED_QUORUM * 2)
+    for v in rec["values"].values():
+        if v.get("across_seeds"):
+            continue
+        xs = v["per_seed"]
+        assert v["min"] == min(xs) and v["max"] == max(xs) and v["median"] == pytest.approx(np.median(xs))
+
+
+def test_another_mode_into_the_same_folder_is_refused(tmp_path):
+    """A full run into a folder that holds a quick run of the same experiment would mix the two:
+    it is refused with a message naming the folder and --out, and nothing is overwritten."""
+    run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY, n_seeds=1)
+    before = (tmp_path / "E5" / "config.json").read_text()
+    with pytest.raises(ValueError, match="--out"):
+        run("E5", tmp_path, quick=False, progress=False, overrides=_E5_TINY, n_seeds=1)
+    assert (tmp_path / "E5" / "config.json").read_text() == before
+
+
+def test_aggregate_seeds_applies_the_quorum():
+    """A per-seed check holds when it holds on ≥ 80 % of the seeds (4 of 5, 3 of 3); checks across
+    seeds count as computed; the verdict grades the held checks."""
+    seeds = [{"checks": {"a": i < 4, "b": i < 3}, "values": {"v": float(i)}} for i in range(5)]
+    agg = runner.aggregate_seeds(seeds)
+    assert agg["checks"]["a"]["holds"] and not agg["checks"]["b"]["holds"]
+    assert agg["verdict"] == "partly"
+    assert agg["values"]["v"]["median"] == 2.0 and agg["values"]["v"]["max"] == 4.0
+    agg = runner.aggregate_seeds(seeds[:3], ({"c": True}, {"w": 1.5}))
+    assert agg["checks"]["a"]["holds"] and agg["checks"]["b"]["holds"] and agg["checks"]["c"]["holds"]
+    assert agg["verdict"] == "reproduced" and agg["values"]["w"]["median"] == 1.5
 
 
 def test_cached_point_is_not_reused_when_its_settings_change(tmp_path):
@@ -126,7 +196,7 @@ def test_cached_point_is_not_reused_when_its_settings_change(tmp_path):
 def test_experiment_folder_holds_figure_numbers_and_config(tmp_path):
     """Each run writes its PNG figure(s), numbers.json, config.json and record.json; the figure
     is a PNG and the config records the sizes used."""
-    run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY)
+    run("E5", tmp_path, quick=True, progress=False, overrides=_E5_TINY, n_seeds=1)
     folder = tmp_path / "E5"
     pngs = list(folder.glob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
@@ -159,9 +229,9 @@ def _e2_numbers(elbows):
 def test_e2_verdict_follows_the_counts():
     """E2's verdict is computed from the counts: all ReLU-GD elbow counts = k → reproduced; half of
     the points matching k → partly; fewer → not."""
-    assert e02.judge(_e2_numbers({2: 2, 5: 5, 10: 10}))[0] == "reproduced"
-    assert e02.judge(_e2_numbers({2: 2, 5: 5, 10: 7, 20: 3}))[0] == "partly"
-    assert e02.judge(_e2_numbers({2: 3, 5: 5, 10: 7, 20: 3}))[0] == "not"
+    assert runner.grade(e02.judge(_e2_numbers({2: 2, 5: 5, 10: 10}))[1]) == "reproduced"
+    assert runner.grade(e02.judge(_e2_numbers({2: 2, 5: 5, 10: 7, 20: 3}))[1]) == "partly"
+    assert runner.grade(e02.judge(_e2_numbers({2: 3, 5: 5, 10: 7, 20: 3}))[1]) == "not"
 
 
 def test_e3_verdict_follows_the_numbers():
@@ -172,11 +242,11 @@ def test_e3_verdict_follows_the_numbers():
         {"h": h, "top": top, "n_near_zero": z, "max": 1.0, "n_above_paper_level": 10}
         for h, z in ((10, 100), (30, 300))
     ]
-    assert e03.judge({"widths": rows})[0] == "reproduced"
+    assert runner.grade(e03.judge({"widths": rows})[1]) == "reproduced"
     rows[1]["top"] = [3 * v for v in top]
-    assert e03.judge({"widths": rows})[0] == "partly"
+    assert runner.grade(e03.judge({"widths": rows})[1]) == "partly"
     rows[1]["n_near_zero"] = 50
-    assert e03.judge({"widths": rows})[0] == "not"
+    assert runner.grade(e03.judge({"widths": rows})[1]) == "not"
 
 
 def test_grade_and_summary_table():
@@ -194,13 +264,17 @@ def test_grade_and_summary_table():
         "paper_number": "k",
         "ours": "3 of 5",
         "verdict": runner.grade({"x": True, "y": False}),
-        "checks": {"x": True, "y": False},
+        "checks": {
+            "x": {"holds": True, "seeds_holding": 3, "n_seeds": 3},
+            "y": {"holds": False, "seeds_holding": 1, "n_seeds": 3},
+        },
         "rule": "the rule",
         "seconds": 1.0,
     }
-    text = runner.summary_markdown([rec], "quick", 0, 60.0)
+    text = runner.summary_markdown([rec], "quick", [0, 1, 2], 60.0)
     row = next(line for line in text.splitlines() if line.startswith("| E2 "))
     assert "**partly**" in row and "3 of 5" in row and "the rule" in text
+    assert "x ✓ 3/3" in text and "y ✗ 1/3" in text
 
 
 def test_barrier_detects_a_bump():
@@ -211,27 +285,6 @@ def test_barrier_detects_a_bump():
     bump = 1.0 + 0.5 * np.exp(-((a - 0.5) ** 2) / 0.01)
     b = landscape.barrier(a, bump)
     assert not b["none"] and b["height"] == pytest.approx(0.5, rel=1e-6)
-
-
-# --------------------------------------------------------------------------------------------
-# E6's stacked trainer against the library's trainer
-# --------------------------------------------------------------------------------------------
-
-
-def test_train_many_follows_training_train():
-    """E6 trains many networks at once with closed-form batched backprop; each row must follow the
-    trajectory of hessian_spectra.training.train (autograd gradients) to round-off (1e-12 relative
-    after 100 GD steps)."""
-    ds = hs_data.two_blobs(n_samples=40, std=0.5, seed=0)
-    sizes = (2, 5, 5, 2)
-    obj = Objective(ds.X, ds.y, sizes, "relu", "cross_entropy")
-    stack0 = np.stack([mlp.init_params(sizes, "normal", seed=s, scale=0.5) for s in range(3)])
-    stack = e06.train_many(obj, stack0, lr=0.1, steps=100)
-    for b in range(3):
-        ref = training.train(obj, stack0[b], lr=0.1, steps=100, progress=False).params
-        assert np.linalg.norm(stack[b] - ref) <= 1e-12 * np.linalg.norm(ref)
-    losses, _ = e06.stacked_value_and_gradient(stack, obj)
-    assert np.allclose(losses, [obj.loss_value(p) for p in stack], rtol=1e-13, atol=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,6 +314,7 @@ def test_run_all_writes_summary_and_records_failures(tmp_path):
         progress=False,
         names=["E5", "E6"],
         overrides={"E5": _E5_TINY, "E6": {"n_inits": 4, "chunk": 2, "steps": 50, "h": 0}},
+        n_seeds=1,
     )
     assert [r["id"] for r in recs] == ["E5", "E6"]
     assert recs[0]["verdict"] in runner.VERDICTS and recs[1]["verdict"] == "error"

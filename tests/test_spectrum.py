@@ -139,3 +139,43 @@ def test_bad_inputs():
         spectrum.eigenvalues(np.eye(2), driver="qr")
     with pytest.raises(ValueError, match="n_outliers"):
         spectrum.bulk_edge(np.ones(3), 3)
+
+
+def _stepped(k, n=300, top=1.0, step=8.0, rng=None, noise=0.05):
+    """A spectrum with k eigenvalues near ``top`` (spread ±20 %), a drop by ``step``, then a decaying bulk."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    outliers = top * (1 + 0.2 * rng.uniform(-1, 1, k))
+    bulk = (top / step) * np.geomspace(1, 1e-4, n - k) * (1 + noise * rng.uniform(-1, 1, n - k))
+    return np.concatenate([outliers, bulk])
+
+
+def test_row_threshold_recovers_planted_steps_without_knowing_k():
+    """One threshold for a row of spectra with steps after k = 2, 5, 10, 20 eigenvalues (every step a
+    drop by ×8 from outliers spread ±20 %; a bulk decaying smoothly below): counting above it gives
+    exactly 2, 5, 10, 20 — the rule is not told k."""
+    rng = np.random.default_rng(1)
+    ks = [2, 5, 10, 20]
+    row = [_stepped(k, rng=rng) for k in ks]
+    t = spectrum.row_threshold(row)
+    assert [spectrum.outlier_count_elbow(w, threshold=t) for w in row] == ks
+
+
+def test_row_threshold_is_not_captured_by_one_isolated_top_eigenvalue():
+    """In a row of five spectra with a ×8 step after k, one spectrum also has its λ₁ isolated by ×20
+    above λ₂: the summed log-gaps still put the threshold in the common step (score 5·log 8 ≈ 10.4
+    against log 20 ≈ 3.0), and every count is k."""
+    rng = np.random.default_rng(2)
+    row = [_stepped(k, rng=rng) for k in (3, 4, 5, 6, 7)]
+    row[2][0] = 20 * row[2][1:].max()
+    t = spectrum.row_threshold(row)
+    assert [spectrum.outlier_count_elbow(w, threshold=t) for w in row] == [3, 4, 5, 6, 7]
+
+
+def test_ratio_count_from_j_2_looks_past_an_isolated_top():
+    """λ₁ alone ×50 above λ₂ and a ×6 step after 5: the plain ratio rule counts 1, the rule over
+    j ≥ 2 counts 5; on a spectrum with nothing above the floor but λ₁ both count 1."""
+    w = np.concatenate([[50.0], 1 + 0.1 * np.arange(4), np.geomspace(0.15, 1e-3, 100)])
+    assert spectrum.outlier_count_ratio(w) == 1
+    assert spectrum.outlier_count_ratio(w, start=2) == 5
+    lone = np.concatenate([[1.0], np.full(50, 1e-6)])
+    assert spectrum.outlier_count_ratio(lone) == 1 and spectrum.outlier_count_ratio(lone, start=2) == 1

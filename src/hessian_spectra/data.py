@@ -6,6 +6,13 @@ the ``data`` extra installs it), or IDX files a user already has on disk.
 
 Every generator takes a ``seed`` (an int or a :class:`numpy.random.Generator`) and is
 deterministic given it. All return a :class:`Dataset` with float64 inputs and int64 labels.
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@ r"""The loss along the straight line between two parameter vectors (Sagun et al.
 :math:`\theta(\alpha) = (1-\alpha)\,\theta_0 + \alpha\,\theta_1`: S18 evaluate the training and test
 loss on :math:`\alpha \in [-1, 2]` between a small-batch and a large-batch solution (Fig. 6) and
 between the two phases of a run (Fig. 8), and find no barrier between the endpoints.
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -40,6 +40,11 @@ curvature :math:`A_i` and the bias:
 - *Linear regression* (the same network with MSE): :math:`A_i = I_C` at every w, so
   :math:`H = \tilde S \otimes I_C` everywhere: C copies of MP with :math:`\alpha = (d+1)/N`,
   :math:`\sigma^2 = 1`.
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

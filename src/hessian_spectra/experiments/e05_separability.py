@@ -9,11 +9,24 @@ fixed number of steps. For each std we diagonalize the exact Hessian at the end.
 S16's claim: exactly two outliers (one per class), and the top eigenvalue grows with std
 (≈ 0.024, 0.061, 0.30, 0.92, 1.7).
 
+Training stops as in the authors' code, at full-batch gradient norm ≤ 1e-4, with a cap of
+``steps`` updates (20,000; quick: 4,000) whose hits are reported: separable blobs reach 1e-4 after
+about 15,000 steps (the gradient norm decays about as 1/t), overlapping ones converge more slowly
+and stop at the cap. (The gradient norm at the initial point is 0.015-0.17, far above 1e-4.)
+
 Our choices (the paper does not say): N = 100 training points (the default of the authors' code),
-h ∈ {2, 5, 10, 18} (P = 18 … 434; quick: {10, 18}), 10,000 GD steps (quick: 2,000) with no
-gradient-norm stop (at this initialization scale the gradient at the initial plateau is already
-below the authors' 1e-4, which would stop training before it starts). The initial parameters depend
-on h only, so every std starts from the same point.
+h ∈ {2, 5, 10, 18} (P = 18 … 434; quick: 18). The initial parameters depend on h and the seed
+only, so every std starts from the same point; each seed draws its own blobs and initial points.
+The count of outliers is the largest consecutive ratio of the top eigenvalues
+(:func:`hessian_spectra.spectrum.outlier_count_ratio`); S16 claim exactly two (one per class).
+The growth with std is a claim about the typical run: it is judged on the median over seeds of the
+top eigenvalue at each std (one draw of 100 points per std makes a single seed's curve noisy once
+the blobs overlap).
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
 """
 
 from __future__ import annotations
@@ -23,7 +36,8 @@ import numpy as np
 from .. import data as _data
 from .. import mlp, spectrum
 from ..objective import Objective
-from .runner import Experiment, dense_spectra, grade, top_values
+from ..training import train_many
+from .runner import Experiment, dense_spectra, single_thread_blas, top_values
 
 #: S16's top eigenvalues at std = 0.2, 0.4, 0.6, 0.8, 1.0 (read off their plot).
 PAPER_TOP = {0.2: 0.024, 0.4: 0.061, 0.6: 0.30, 0.8: 0.92, 1.0: 1.7}
@@ -31,17 +45,19 @@ PAPER_TOP = {0.2: 0.024, 0.4: 0.061, 0.6: 0.30, 0.8: 0.92, 1.0: 1.7}
 CONFIGS = {
     "quick": {
         "stds": [0.2, 0.4, 0.6, 0.8, 1.0],
-        "widths": [10, 18],
+        "widths": [18],
         "n_samples": 100,
         "lr": 0.1,
-        "steps": 2000,
+        "steps": 4000,
+        "grad_tol": 1e-4,
     },
     "full": {
         "stds": [0.2, 0.4, 0.6, 0.8, 1.0],
         "widths": [2, 5, 10, 18],
         "n_samples": 100,
         "lr": 0.1,
-        "steps": 10000,
+        "steps": 20000,
+        "grad_tol": 1e-4,
     },
 }
 
@@ -56,6 +72,7 @@ def blob_point(ctx, h: int, std: float) -> dict:
         "n_samples": cfg["n_samples"],
         "lr": cfg["lr"],
         "steps": cfg["steps"],
+        "grad_tol": cfg["grad_tol"],
     }
 
     def compute():
@@ -63,14 +80,19 @@ def blob_point(ctx, h: int, std: float) -> dict:
         sizes = (2, h, h, 2)
         obj = Objective(ds.X, ds.y, sizes, "relu", "cross_entropy")
         p0 = mlp.init_params(sizes, "normal", seed=ctx.seed_for("init", h))
-        res = ctx.train(obj, p0, optimizer="gd", lr=cfg["lr"], steps=cfg["steps"])
-        w = dense_spectra(obj, res.params)["H"]
+        with single_thread_blas():  # one network: the stacked trainer, without autograd's overhead
+            res = train_many(obj, p0[None, :], cfg["lr"], cfg["steps"], grad_tol=cfg["grad_tol"])
+        w_final = res.params[0]
+        w = dense_spectra(obj, w_final)["H"]
+        counts = spectrum.outlier_counts(w)
         return {
             "n_params": obj.n_params,
             "top": np.asarray(top_values(w, 20)),
-            "counts": spectrum.outlier_counts(w),
-            "final_loss": float(res.history["loss"][-1]),
-            "final_accuracy": float(res.history["accuracy"][-1]),
+            "counts": {**counts, "ratio_from_2": spectrum.outlier_count_ratio(w, start=2)},
+            "final_loss": float(obj.loss_value(w_final)),
+            "final_accuracy": float(obj.accuracy(w_final)),
+            "steps_run": int(res.steps_run[0]),
+            "converged": bool(res.converged[0]),
         }
 
     return ctx.point(f"h={h}_std={std:g}", params, compute)
@@ -91,6 +113,8 @@ def compute(ctx) -> dict:
                 "counts": {k: int(v) for k, v in r["counts"].items()},
                 "final_loss": r["final_loss"],
                 "final_accuracy": r["final_accuracy"],
+                "steps_run": int(r["steps_run"]),
+                "converged": bool(r["converged"]),
             }
         )
     return {
@@ -107,7 +131,7 @@ def plot(ctx, numbers) -> None:
     rows, stds = numbers["points"], numbers["stds"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
     for j, h in enumerate(numbers["widths"]):
-        pts = sorted((r["std"], r["top"][0], r["counts"]["elbow"]) for r in rows if r["h"] == h)
+        pts = sorted((r["std"], r["top"][0], r["counts"]["ratio"]) for r in rows if r["h"] == h)
         x, y, c = zip(*pts, strict=True)
         P = next(r["n_params"] for r in rows if r["h"] == h)
         ax1.semilogy(x, y, "o-", color=f"C{j}", label=f"h = {h} (P = {P})")
@@ -118,7 +142,7 @@ def plot(ctx, numbers) -> None:
     ax1.semilogy(list(PAPER_TOP), list(PAPER_TOP.values()), "k*--", lw=0.8, label="S16 (read off plot)")
     ax1.set_xlabel("blob std")
     ax1.set_ylabel("top Hessian eigenvalue")
-    ax1.set_title("top eigenvalue vs std (numbers = elbow outlier count)", fontsize=10)
+    ax1.set_title("top eigenvalue vs std (numbers = largest-ratio outlier count)", fontsize=10)
     ax1.legend(fontsize=8)
     h = max(numbers["widths"])
     for j, std in enumerate(stds):
@@ -135,24 +159,72 @@ def plot(ctx, numbers) -> None:
     ctx.save_figure(fig, "fig_separability")
 
 
-def judge(numbers) -> tuple[str, str, dict]:
+def plot_seeds(ctx, numbers_by_seed) -> None:
+    """The top eigenvalue against std over the seeds: median (line) and range (band), with S16's."""
+    import matplotlib.pyplot as plt
+
+    stds = numbers_by_seed[0]["stds"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for j, h in enumerate(numbers_by_seed[0]["widths"]):
+        tops = np.array([_tops_by_std(n["points"], h) for n in numbers_by_seed])
+        ax.fill_between(stds, tops.min(axis=0), tops.max(axis=0), color=f"C{j}", alpha=0.2, lw=0)
+        ax.semilogy(stds, np.median(tops, axis=0), "o-", color=f"C{j}", label=f"h = {h}: median over seeds")
+    ax.semilogy(list(PAPER_TOP), list(PAPER_TOP.values()), "k*--", lw=0.8, label="S16 (read off plot)")
+    ax.set_xlabel("blob std")
+    ax.set_ylabel("top Hessian eigenvalue")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{len(numbers_by_seed)} seeds (band: their range)", fontsize=10)
+    fig.suptitle(ctx.title("top eigenvalue grows with the overlap"))
+    fig.tight_layout()
+    ctx.save_figure(fig, "fig_separability_seeds")
+
+
+#: "Exactly two outliers" holds for a seed when the largest-ratio count is 2 in at least this
+#: fraction of its (h, std) cells (our choice, fixed before the runs: the claim is made for every
+#: std, and one cell in five may sit on a tie between two ratios).
+TWO_OUTLIER_FRACTION = 0.8
+
+
+def _tops_by_std(rows, h):
+    return [r["top"][0] for r in sorted((r for r in rows if r["h"] == h), key=lambda r: r["std"])]
+
+
+def judge(numbers) -> tuple[str, dict, dict]:
     rows = numbers["points"]
-    two = [r["counts"]["elbow"] == 2 for r in rows]
-    growing = []
-    for h in numbers["widths"]:
-        tops = [r["top"][0] for r in sorted((r for r in rows if r["h"] == h), key=lambda r: r["std"])]
-        growing.append(all(b > a for a, b in zip(tops, tops[1:], strict=False)))
+    two = [r["counts"]["ratio"] == 2 for r in rows]
     checks = {
-        "elbow count = 2 in every cell": bool(two) and all(two),
-        "top eigenvalue grows with std for every h": bool(growing) and all(growing),
+        f"largest-ratio count = 2 in ≥ {TWO_OUTLIER_FRACTION:.0%} of cells": bool(two)
+        and sum(two) >= TWO_OUTLIER_FRACTION * len(two),
     }
     h = max(numbers["widths"])
-    tops = [f"{r['top'][0]:.2g}" for r in sorted((r for r in rows if r["h"] == h), key=lambda r: r["std"])]
+    tops = [f"{t:.2g}" for t in _tops_by_std(rows, h)]
+    capped = sum(not r.get("converged", True) for r in rows)
     ours = (
-        f"h = {h}: top {', '.join(tops)}; elbow count 2 in {sum(two)}/{len(two)} cells; "
-        f"growing with std for {sum(growing)}/{len(growing)} widths"
+        f"h = {h}: top {', '.join(tops)}; count 2 in {sum(two)}/{len(two)} cells; "
+        f"{capped}/{len(rows)} runs at the step cap"
     )
-    return grade(checks), ours, checks
+    values = {
+        f"top (std {r['std']:g}, h = {h})": r["top"][0]
+        for r in sorted((r for r in rows if r["h"] == h), key=lambda r: r["std"])
+    }
+    values["cells with count 2"] = sum(two) / len(two)
+    values["runs at the step cap"] = capped / len(rows)
+    return ours, checks, values
+
+
+def judge_seeds(numbers_by_seed) -> tuple[dict, dict]:
+    """The growth with std, on the median over seeds of the top eigenvalue at each (h, std)."""
+    widths = numbers_by_seed[0]["widths"]
+    growing, values = [], {}
+    for h in widths:
+        med = np.median([_tops_by_std(n["points"], h) for n in numbers_by_seed], axis=0)
+        growing.append(bool(np.all(np.diff(med) > 0)))
+        if h == max(widths):
+            stds = sorted({r["std"] for r in numbers_by_seed[0]["points"]})
+            values.update(
+                {f"median top (std {s:g}, h = {h})": float(m) for s, m in zip(stds, med, strict=True)}
+            )
+    return {"median top grows with std for every h": all(growing)}, values
 
 
 EXPERIMENT = Experiment(
@@ -161,10 +233,14 @@ EXPERIMENT = Experiment(
     source="Sagun et al. 2016 (two blobs)",
     claim="two outliers, and the top eigenvalue grows as the blobs overlap more",
     paper_number="2 outliers; top ≈ 0.024, 0.061, 0.30, 0.92, 1.7 for std 0.2 … 1.0",
-    rule="reproduced if the elbow count is 2 in every (h, std) cell and the top eigenvalue strictly grows "
-    "with std for every h; partly if one of the two holds.",
+    rule=f"per seed: the largest-ratio count is 2 in ≥ {TWO_OUTLIER_FRACTION:.0%} of the (h, std) cells; "
+    "over the seeds: the median top eigenvalue strictly grows with std for every h. Training stops at "
+    "gradient norm 1e-4 (the authors' criterion) or at the step cap.",
     configs=CONFIGS,
     compute=compute,
     plot=plot,
     judge=judge,
+    data="two Gaussian blobs in 2-d",
+    judge_seeds=judge_seeds,
+    plot_seeds=plot_seeds,
 )

@@ -26,7 +26,7 @@ from .. import data as _data
 from .. import mlp, spectrum
 from ..landscape import barrier, loss_on_line
 from ..objective import Objective
-from .runner import Experiment, dense_spectra, grade, single_thread_blas, top_eigenvalue, top_values
+from .runner import Experiment, dense_spectra, single_thread_blas, top_eigenvalue, top_values
 
 #: "The same number of outliers": elbow counts within this many of each other (our choice).
 SAME_COUNT_TOLERANCE = 2
@@ -233,7 +233,7 @@ def plot(ctx, numbers) -> None:
     ctx.save_figure(fig, "fig6_sb_lb_line")
 
 
-def judge(numbers) -> tuple[str, str, dict]:
+def judge(numbers) -> tuple[str, dict, dict]:
     sb, lb = numbers["endpoints"]["sb"], numbers["endpoints"]["lb"]
     checks = {
         f"same outlier count (±{SAME_COUNT_TOLERANCE})": abs(sb["counts"]["elbow"] - lb["counts"]["elbow"])
@@ -248,7 +248,14 @@ def judge(numbers) -> tuple[str, str, dict]:
         f"LB {lb['top'][0]:.3g}; most negative SB {sb['negative']['most_negative']:.2g} / LB "
         f"{lb['negative']['most_negative']:.2g}; barrier {numbers['barrier']['height']:+.2g}"
     )
-    return grade(checks), ours, checks
+    values = {
+        "outliers SB": sb["counts"]["elbow"],
+        "outliers LB": lb["counts"]["elbow"],
+        "top SB": sb["top"][0],
+        "top LB": lb["top"][0],
+        "barrier": numbers["barrier"]["height"],
+    }
+    return ours, checks, values
 
 
 EXPERIMENT = Experiment(
@@ -265,4 +272,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
+    data="8×8 digits",
 )

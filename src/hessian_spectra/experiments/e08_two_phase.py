@@ -22,7 +22,7 @@ from .. import data as _data
 from .. import mlp
 from ..landscape import barrier, loss_on_line
 from ..objective import Objective
-from .runner import Experiment, grade, single_thread_blas
+from .runner import Experiment, single_thread_blas
 
 #: A "jump" at the switch: the training loss over the first 10 % of part II rises above the loss at the
 #: switch by more than this factor (our choice: a 10 % rise).
@@ -179,7 +179,7 @@ def plot(ctx, numbers) -> None:
     ctx.save_figure(fig, "fig7_8_two_phase")
 
 
-def judge(numbers) -> tuple[str, str, dict]:
+def judge(numbers) -> tuple[str, dict, dict]:
     jump = numbers["max_loss_early_part2"] / max(numbers["loss_at_switch"], 1e-300)
     gain = numbers["test_accuracy_part2"] - numbers["test_accuracy_part1"]
     checks = {
@@ -191,7 +191,8 @@ def judge(numbers) -> tuple[str, str, dict]:
         f"barrier {numbers['barrier']['height']:+.2g}; loss ×{jump:.2f} after the switch; test accuracy "
         f"{numbers['test_accuracy_part1']:.3f} → {numbers['test_accuracy_part2']:.3f} ({gain:+.1%})"
     )
-    return grade(checks), ours, checks
+    values = {"loss jump": jump, "test accuracy gain": gain, "barrier": numbers["barrier"]["height"]}
+    return ours, checks, values
 
 
 EXPERIMENT = Experiment(
@@ -208,4 +209,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
+    data="8×8 digits",
 )

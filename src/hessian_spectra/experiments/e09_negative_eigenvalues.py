@@ -17,7 +17,7 @@ import numpy as np
 
 from . import e03_width_sweep as e03
 from . import e07_small_vs_large_batch as e07
-from .runner import Experiment, grade
+from .runner import Experiment
 
 #: "Tiny": |λ_min| ≤ this fraction of λ_max at every trained point (S18: ≈ 5e-5 / 0.08 ≈ 6e-4; our
 #: bound is 16 times looser). "Steady": the negative fraction across E3's widths varies by at most
@@ -96,7 +96,7 @@ def plot(ctx, numbers) -> None:
     ctx.save_figure(fig, "fig5_6_negative_eigenvalues")
 
 
-def judge(numbers) -> tuple[str, str, dict]:
+def judge(numbers) -> tuple[str, dict, dict]:
     rows = numbers["points"]
     e3 = [r for r in rows if r["name"].startswith("E3")]
     fr = [r["fraction_negative"] for r in e3]
@@ -110,7 +110,9 @@ def judge(numbers) -> tuple[str, str, dict]:
         f"{r['name']}: {r['fraction_negative']:.2%} neg, min {r['most_negative']:.2g} vs top {r['top']:.2g}"
         for r in rows
     )
-    return grade(checks), ours, checks
+    values = {f"negative fraction {r['name']}": r["fraction_negative"] for r in rows}
+    values.update({f"|λ_min|/λ_max {r['name']}": r["ratio_to_top"] for r in rows})
+    return ours, checks, values
 
 
 EXPERIMENT = Experiment(
@@ -125,4 +127,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
+    data="E3's and E7's runs",
 )

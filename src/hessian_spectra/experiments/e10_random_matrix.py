@@ -22,6 +22,13 @@ the paper does not give; ours are compared with the BBP prediction instead.
 
 Our choices: M = 1,000 features (quick: 200) for logistic regression; N = 1,000 samples (quick: 500)
 for the softmax problem.
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import numpy as np
 
 from .. import rmt, spectrum
 from ..curvature import hessian_terms
-from .runner import Experiment, dense_blas_threads, grade, top_values
+from .runner import Experiment, dense_blas_threads, top_values
 
 #: The logistic spectrum "follows MP" when the KS distance is at most this (our choice: with M ≥ 200
 #: eigenvalues the finite-size distance is a few 1e-2 at most).
@@ -176,7 +183,7 @@ def plot(ctx, numbers) -> None:
     ctx.save_figure(fig, "fig9_random_matrix")
 
 
-def judge(numbers) -> tuple[str, str, dict]:
+def judge(numbers) -> tuple[str, dict, dict]:
     lg, sm = numbers["logistic"], numbers["softmax"]
     rel = [abs(r["top"][0] - r["bbp_prediction"]) / r["bbp_prediction"] for r in sm]
     checks = {
@@ -193,7 +200,11 @@ def judge(numbers) -> tuple[str, str, dict]:
             for r in sm
         )
     )
-    return grade(checks), ours, checks
+    values = {f"KS (α = {r['alpha']:g})": r["ks"] for r in lg}
+    values.update(
+        {f"outlier / BBP − 1 (α = {r['alpha']:.2g})": r["top"][0] / r["bbp_prediction"] - 1 for r in sm}
+    )
+    return ours, checks, values
 
 
 EXPERIMENT = Experiment(
@@ -210,4 +221,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     judge=judge,
+    data="Gaussian inputs",
 )

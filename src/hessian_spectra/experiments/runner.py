@@ -23,6 +23,8 @@ import json
 import os
 import platform
 import re
+import warnings
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -100,15 +102,27 @@ def derive_seed(seed: int, *keys) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+#: A per-seed check holds for the experiment when it holds on at least this fraction of the seeds
+#: (fixed before any run: 3 of 3 seeds in a quick run, 4 of 5 in a full one).
+SEED_QUORUM = 0.8
+
+#: Number of seeds per mode (each seed draws its own data, initial points and batch orders).
+DEFAULT_SEEDS = {"quick": 3, "full": 5}
+
+
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment of the papers (PAPER.md's table, ids E1-E11).
+    """One experiment of the papers (PAPER.md's table, ids E1-E13).
 
     ``configs`` maps ``"quick"`` and ``"full"`` to plain dicts of sizes; ``compute(ctx)`` returns
-    the numbers (JSON-serializable, arrays allowed); ``plot(ctx, numbers)`` writes the figures;
-    ``judge(numbers)`` returns ``(verdict, ours, checks)``: ``verdict`` one of :data:`VERDICTS`,
-    ``ours`` a short text of our numbers and ``checks`` the named booleans behind the verdict, all
-    computed from ``numbers`` by the rule stated in ``rule``.
+    the numbers of one seed (JSON-serializable, arrays allowed); ``plot(ctx, numbers)`` writes the
+    figures (from the first seed); ``judge(numbers)`` returns ``(ours, checks, values)`` for one
+    seed: a short text of our numbers, the named booleans behind the verdict and the named numbers
+    the summary reports (median and range over the seeds), all computed from ``numbers`` by the
+    rule stated in ``rule``. ``judge_seeds(list of numbers)``, when given, returns
+    ``(checks, values)`` about all seeds together (a claim about an average, such as a median
+    growing with a parameter); ``plot_seeds(ctx, list of numbers)`` draws figures over the seeds.
+    ``data`` says which data the verdict rests on.
     """
 
     id: str
@@ -121,6 +135,9 @@ class Experiment:
     compute: Callable
     plot: Callable
     judge: Callable
+    data: str = ""
+    judge_seeds: Callable | None = None
+    plot_seeds: Callable | None = None
 
     def config(self, quick: bool, overrides: dict | None = None) -> dict:
         """The configuration of a run: ``configs['quick' or 'full']`` updated by ``overrides``.
@@ -142,7 +159,13 @@ _NAME_OK = re.compile(r"[^A-Za-z0-9_.=+-]")
 
 @dataclass
 class Context:
-    """Where and how one experiment runs: its folder, mode, seed, configuration and point cache."""
+    """Where and how one seed of an experiment runs: its folders, mode, seed, configuration and
+    point cache.
+
+    The experiment's folder ``<root>/<id>`` holds its figures, ``config.json``, ``numbers.json``
+    (all seeds) and ``record.json``; each seed has its own folder ``<root>/<id>/seed-<seed>`` with
+    its ``numbers.json`` and ``points/``, so that seeds never mix.
+    """
 
     experiment: Experiment
     root: str
@@ -156,9 +179,14 @@ class Context:
     loaded: list = field(default_factory=list)
 
     @property
-    def dir(self) -> str:
-        """The experiment's folder, ``<root>/<id>``."""
+    def figure_dir(self) -> str:
+        """The experiment's folder, ``<root>/<id>``: figures and the records over all seeds."""
         return os.path.join(self.root, self.experiment.id)
+
+    @property
+    def dir(self) -> str:
+        """This seed's folder, ``<root>/<id>/seed-<seed>``: its numbers and cached points."""
+        return os.path.join(self.figure_dir, f"seed-{self.seed}")
 
     @property
     def mode(self) -> str:
@@ -201,8 +229,11 @@ class Context:
                         out.update({k: arrays[k] for k in stored["arrays"]})
                     self.loaded.append(name)
                     return out
-            except (ValueError, KeyError, OSError, json.JSONDecodeError):
-                pass  # unreadable or partial: recompute
+            except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                warnings.warn(
+                    f"cached point {jpath} is unreadable ({type(exc).__name__}: {exc}); recomputing it",
+                    stacklevel=2,
+                )
         result = compute()
         arrays = {k: np.asarray(v) for k, v in result.items() if isinstance(v, np.ndarray)}
         values = {k: v for k, v in result.items() if k not in arrays}
@@ -233,10 +264,10 @@ class Context:
         return f"{head}\n{text}" if text else head
 
     def save_figure(self, fig, name: str) -> str:
-        """Write ``fig`` as ``<dir>/<name>.png`` (atomically) and return the path."""
+        """Write ``fig`` as ``<root>/<id>/<name>.png`` (atomically) and return the path."""
         from .. import plots
 
-        path = os.path.join(self.dir, name if name.endswith(".png") else name + ".png")
+        path = os.path.join(self.figure_dir, name if name.endswith(".png") else name + ".png")
         plots.save_figure(fig, path, dpi=FIGURE_DPI)
         return path
 
@@ -321,9 +352,88 @@ def check_verdict(verdict: str) -> str:
     return verdict
 
 
+def aggregate_seeds(per_seed: Sequence[dict], across: tuple[dict, dict] | None = None) -> dict:
+    """Checks and values of an experiment over its seeds, and the verdict they give.
+
+    ``per_seed`` holds, for each seed, ``{"seed", "checks": {name: bool}, "values": {name: float}}``
+    (from the experiment's ``judge``); ``across`` is ``(checks, values)`` of ``judge_seeds`` or
+    ``None``. A per-seed check holds when it holds on at least :data:`SEED_QUORUM` of the seeds; a
+    check across seeds holds as computed. The verdict is :func:`grade` of the held checks:
+    ``reproduced`` when all hold, ``partly`` when at least half do, ``not`` otherwise.
+    """
+    if not per_seed:
+        raise ValueError("per_seed must hold at least one seed")
+    n = len(per_seed)
+    checks = {}
+    for name in per_seed[0]["checks"]:
+        flags = [bool(r["checks"][name]) for r in per_seed]
+        checks[name] = {
+            "holds": sum(flags) >= SEED_QUORUM * n,
+            "seeds_holding": sum(flags),
+            "n_seeds": n,
+            "per_seed": flags,
+        }
+    values = {}
+    for name in per_seed[0]["values"]:
+        xs = np.asarray([float(r["values"][name]) for r in per_seed], dtype=float)
+        finite = xs[np.isfinite(xs)]
+        values[name] = {
+            "median": float(np.median(finite)) if finite.size else float("nan"),
+            "min": float(finite.min()) if finite.size else float("nan"),
+            "max": float(finite.max()) if finite.size else float("nan"),
+            "per_seed": xs.tolist(),
+        }
+    if across is not None:
+        across_checks, across_values = across
+        for name, ok in across_checks.items():
+            checks[name] = {"holds": bool(ok), "across_seeds": True, "n_seeds": n}
+        for name, v in across_values.items():
+            values[name] = {"median": float(v), "min": float(v), "max": float(v), "across_seeds": True}
+    verdict = grade({k: c["holds"] for k, c in checks.items()})
+    return {"checks": checks, "values": values, "verdict": verdict}
+
+
+def format_value(v: float) -> str:
+    """A number of the summary: three significant digits, plain for moderate sizes."""
+    if not np.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.3g}"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+#: How many of an experiment's values the summary table's "ours" column shows (all of them are in
+#: the record and in the experiment's section of docs/reproduce.md).
+HEADLINE_VALUES = 4
+
+
+def format_values(values: dict, limit: int | None = None) -> str:
+    """``"name 0.12 [0.1, 0.15]; ..."``: median and range over the seeds of each value (the first
+    ``limit`` of them, and "…" when there are more)."""
+    parts = []
+    items = list(values.items())
+    more = limit is not None and len(items) > limit
+    for name, v in items[:limit] if limit is not None else items:
+        if v.get("across_seeds") or v["min"] == v["max"]:
+            parts.append(f"{name} {format_value(v['median'])}")
+        else:
+            parts.append(
+                f"{name} {format_value(v['median'])} [{format_value(v['min'])}, {format_value(v['max'])}]"
+            )
+    return "; ".join(parts) + ("; …" if more else "")
+
+
 def format_checks(checks: dict) -> str:
-    """``"a ✓, b ✗"``: the checks behind a verdict, for the summary."""
-    return ", ".join(f"{k} {'✓' if v else '✗'}" for k, v in checks.items())
+    """``"a ✓ 3/3, b ✗ 1/3"``: the checks behind a verdict and on how many seeds each holds."""
+    out = []
+    for k, c in checks.items():
+        if isinstance(c, dict):
+            mark = "✓" if c["holds"] else "✗"
+            count = "all seeds together" if c.get("across_seeds") else f"{c['seeds_holding']}/{c['n_seeds']}"
+            out.append(f"{k} {mark} {count}")
+        else:
+            out.append(f"{k} {'✓' if c else '✗'}")
+    return ", ".join(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,35 +461,34 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def summary_markdown(records: Sequence[dict], mode: str, seed: int, total_seconds: float) -> str:
-    """The text of ``summary.md``: one table row per record, then the rule behind each verdict."""
+def summary_markdown(records: Sequence[dict], mode: str, seeds: Sequence[int], total_seconds: float) -> str:
+    """The text of ``summary.md``: one table row per record, then the rule and checks behind each verdict."""
+    quick = " --quick" if mode == "quick" else ""
     lines = [
         "# Reproduction summary",
         "",
-        f"`hessian-spectra reproduce all{' --quick' if mode == 'quick' else ''} --seed {seed}`: "
-        f"{len(records)} experiments in {total_seconds / 60:.1f} min. Every verdict below is computed "
-        "from the experiment's `numbers.json` by the rule listed under the table.",
+        f"`hessian-spectra reproduce all{quick} --seed {seeds[0]} --seeds {len(seeds)}`: "
+        f"{len(records)} experiments in {total_seconds / 60:.1f} min, seeds {', '.join(map(str, seeds))}. "
+        "Each seed draws its own data, initial points and batch orders. Numbers are medians over the "
+        "seeds with their range in brackets. A check holds when it holds on at least "
+        f"{SEED_QUORUM:.0%} of the seeds; the verdict is *reproduced* when every check holds, *partly* "
+        "when at least half do, *not* otherwise.",
         "",
-        "| id | paper figure | claim | paper's number | ours | verdict | time (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| id | paper figure | data | claim | paper's number | ours | verdict | time (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
-        lines.append(
-            "| "
-            + " | ".join(
-                _cell(x)
-                for x in (
-                    r["id"],
-                    r["source"],
-                    r["claim"],
-                    r["paper_number"],
-                    r["ours"],
-                    f"**{r['verdict']}**",
-                    r.get("seconds", ""),
-                )
-            )
-            + " |"
+        cells = (
+            r["id"],
+            r["source"],
+            r.get("data", ""),
+            r["claim"],
+            r["paper_number"],
+            r["ours"],
+            f"**{r['verdict']}**",
+            r.get("seconds", ""),
         )
+        lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     counts = {v: sum(r["verdict"] == v for r in records) for v in (*VERDICTS, "error")}
     lines += [
         "",
@@ -394,13 +503,15 @@ def summary_markdown(records: Sequence[dict], mode: str, seed: int, total_second
     return "\n".join(lines) + "\n"
 
 
-def write_summary(out_dir: str, records: Sequence[dict], mode: str, seed: int, total_seconds: float) -> str:
+def write_summary(
+    out_dir: str, records: Sequence[dict], mode: str, seeds: Sequence[int], total_seconds: float
+) -> str:
     """Write ``summary.md`` and ``summary.json`` into ``out_dir``; return the Markdown path."""
     path = os.path.join(os.fspath(out_dir), "summary.md")
-    _io.save_text(path, summary_markdown(records, mode, seed, total_seconds))
+    _io.save_text(path, summary_markdown(records, mode, seeds, total_seconds))
     _io.save_json(
         os.path.join(os.fspath(out_dir), "summary.json"),
-        {"mode": mode, "seed": seed, "seconds": round(total_seconds, 1), "records": list(records)},
+        {"mode": mode, "seeds": list(seeds), "seconds": round(total_seconds, 1), "records": list(records)},
     )
     return path
 
