@@ -619,6 +619,8 @@ def test_train_user_errors_name_the_flag_and_exit_2(extra, fragment, tmp_path, m
         ),
         (["reproduce", "E1", "--out", "bare.npz", "--no-progress"], "--out bare.npz is not a folder"),
         (["reproduce", "E99", "--no-progress"], "unknown experiment 'E99'"),
+        (["reproduce", "E1", "--seed", "-1", "--no-progress"], "--seed must be an integer with 0 <= seed"),
+        (["reproduce", "E1", "--mnist", "nope", "--no-progress"], "--mnist must be a folder"),
     ],
 )
 def test_hessian_and_reproduce_user_errors_name_the_flag_and_exit_2(

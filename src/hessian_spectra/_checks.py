@@ -13,6 +13,13 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 
+class UserError(ValueError):
+    """A value given to a command (a flag, a path, an input) that it cannot take. The message names
+    the flag; the command line prints it as one line and exits with status 2. Raised only by the
+    checks of the command-line entry points (``cli``, ``experiments.cmd_reproduce``), never for a
+    library argument (those raise plain ``ValueError``), so that anything else stays a traceback."""
+
+
 class DenseTooLargeError(MemoryError):
     """A dense P×P matrix was requested that would not fit in the memory available."""
 

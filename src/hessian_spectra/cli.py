@@ -29,7 +29,7 @@ import numpy as np
 from . import __version__, mlp
 from . import data as _data
 from . import io as _io
-from ._checks import DenseTooLargeError, NonFiniteResultError, check_bytes_fit, dense_bytes
+from ._checks import DenseTooLargeError, NonFiniteResultError, UserError, check_bytes_fit, dense_bytes
 from .bench import add_bench_parser
 from .experiments import add_reproduce_parser
 from .losses import LOSSES
@@ -40,10 +40,6 @@ PROG = "hessian-spectra"
 #: Exit status after the reader of stdout went away: 128 + SIGPIPE (13), what a shell reports for
 #: a program the signal ended.
 EXIT_BROKEN_PIPE = 141
-
-
-class UserError(Exception):
-    """A mistake in the command line or its inputs (printed without a traceback)."""
 
 
 #: The exceptions that are mistakes of the user by construction: each is raised only by a check
@@ -714,7 +710,8 @@ def _hessian_matrix_free(args, objective, params, contract) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    """``reproduce``: the experiment name and the folders checked, then :mod:`.experiments` runs."""
+    """``reproduce``: the experiment name and the results folder checked, then :mod:`.experiments`
+    runs (its own checks of --seed, --seeds, --mnist and the folder's mode raise UserError)."""
     from . import experiments
 
     if str(args.name).strip().lower() != "all":
@@ -722,8 +719,6 @@ def cmd_reproduce(args) -> int:
             experiments.get_experiment(args.name)
         except ValueError as exc:
             raise UserError(f"NAME: {exc}") from None
-    if args.mnist is not None and not os.path.isdir(args.mnist):
-        raise UserError(f"--mnist {args.mnist} is not a folder (expected a folder of MNIST IDX files)")
     if os.path.lexists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is not a folder: reproduce writes a folder of results")
     return experiments.cmd_reproduce(args)

@@ -30,6 +30,7 @@ import time
 import traceback
 
 from .. import io as _io
+from .._checks import UserError
 from .runner import (
     DEFAULT_SEEDS,
     ENGINE,
@@ -100,7 +101,7 @@ def _check_mode(folder: str, mode: str, experiment_id: str) -> None:
     except (ValueError, OSError):
         return  # an unreadable config is rewritten below
     if stored not in (None, mode):
-        raise ValueError(
+        raise UserError(
             f"{folder} holds a {stored} run of {experiment_id}; a {mode} run would mix the two: choose "
             f"another results folder (--out) or remove that one"
         )
@@ -302,14 +303,14 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
 
 def cmd_reproduce(args) -> int:
     if args.mnist is not None and not os.path.isdir(args.mnist):
-        raise ValueError(f"--mnist must be a folder holding MNIST IDX files; {args.mnist!r} is not a folder")
+        raise UserError(f"--mnist must be a folder holding MNIST IDX files; {args.mnist!r} is not a folder")
     if args.seed < 0 or args.seed >= SEED_LIMIT:
-        raise ValueError(f"--seed must be an integer with 0 <= seed < 2**32; got {args.seed}")
+        raise UserError(f"--seed must be an integer with 0 <= seed < 2**32; got {args.seed}")
     n_seeds = args.seeds
     if n_seeds is not None and n_seeds < 1:
-        raise ValueError(f"--seeds must be a positive integer; got {n_seeds}")
+        raise UserError(f"--seeds must be a positive integer; got {n_seeds}")
     if args.seed + (n_seeds or DEFAULT_SEEDS["quick" if args.quick else "full"]) > SEED_LIMIT:
-        raise ValueError(f"--seed plus --seeds must not exceed 2**32; got --seed {args.seed}")
+        raise UserError(f"--seed plus --seeds must not exceed 2**32; got --seed {args.seed}")
     progress = not args.no_progress
     if str(args.name).strip().lower() == "all":
         records = run_all(args.out, args.quick, args.seed, progress, args.mnist, n_seeds=n_seeds)
