@@ -13,7 +13,9 @@ Each block is rebuilt from ``docs/results/<mode>.json`` (a copy of the ``summary
   verdict);
 - ``time``: the wall time of every experiment in both modes and of the whole run;
 - ``numbers <ID>``: one experiment's checks (on how many seeds each holds) and values (median and
-  range over the seeds), both modes side by side.
+  range over the seeds), both modes side by side;
+- ``section <ID>``: the experiment's section, ``docs/reproduce/<ID>.md`` (written by hand), with its
+  line ``<!-- numbers -->`` replaced by its ``numbers <ID>`` table.
 
 Usage::
 
@@ -40,6 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "reproduce.md")
 RESULTS = os.path.join(ROOT, "docs", "results")
 FIGURES = os.path.join(ROOT, "docs", "figures", "reproduce")
+SECTIONS = os.path.join(ROOT, "docs", "reproduce")
 MODES = ("quick", "full")
 
 BLOCK = re.compile(r"(<!-- begin generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)", re.S)
@@ -157,6 +160,14 @@ def render_block(name: str, summaries: dict) -> str:
         return time_table(summaries)
     if name.startswith("numbers "):
         return numbers_table(summaries, name.split()[1])
+    if name.startswith("section "):
+        exp_id = name.split()[1]
+        path = os.path.join(SECTIONS, f"{exp_id}.md")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read().rstrip("\n")
+        # links are relative to docs/reproduce/ in the section file, to docs/ in reproduce.md
+        text = text.replace("](../", "](")
+        return text.replace("<!-- numbers -->", numbers_table(summaries, exp_id))
     raise ValueError(f"unknown generated block {name!r}")
 
 
