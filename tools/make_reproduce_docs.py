@@ -45,7 +45,9 @@ FIGURES = os.path.join(ROOT, "docs", "figures", "reproduce")
 SECTIONS = os.path.join(ROOT, "docs", "reproduce")
 MODES = ("quick", "full")
 
-BLOCK = re.compile(r"(<!-- begin generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)", re.S)
+BLOCK = re.compile(
+    r"(<!-- begin generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)", re.S
+)
 
 
 def _runner():
@@ -81,7 +83,15 @@ def verdicts_table(summary: dict) -> str:
     ]
     for r in summary["records"]:
         ours = runner.format_values(r.get("values", {}), runner.HEADLINE_VALUES) or r.get("ours", "")
-        cells = (r["id"], r["source"], r.get("data", ""), r["claim"], r["paper_number"], ours, f"**{r['verdict']}**")
+        cells = (
+            r["id"],
+            r["source"],
+            r.get("data", ""),
+            r["claim"],
+            r["paper_number"],
+            ours,
+            f"**{r['verdict']}**",
+        )
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     counts = {}
     for r in summary["records"]:
@@ -106,7 +116,9 @@ def time_table(summaries: dict) -> str:
         lines.append(f"| {i} | " + " | ".join(row) + " |")
     lines.append(
         "| all | "
-        + " | ".join(f"**{summaries[m]['seconds'] / 60:.1f} min** ({len(summaries[m]['seeds'])} seeds)" for m in modes)
+        + " | ".join(
+            f"**{summaries[m]['seconds'] / 60:.1f} min** ({len(summaries[m]['seeds'])} seeds)" for m in modes
+        )
         + " |"
     )
     return "\n".join(lines)
@@ -195,7 +207,9 @@ def copy_runs(quick_dir: str, full_dir: str) -> None:
                 continue
             for name in sorted(os.listdir(sub)):
                 if name.endswith(".png"):
-                    shutil.copyfile(os.path.join(sub, name), os.path.join(FIGURES, f"e{int(exp[1:]):02d}_{name}"))
+                    shutil.copyfile(
+                        os.path.join(sub, name), os.path.join(FIGURES, f"e{int(exp[1:]):02d}_{name}")
+                    )
 
 
 def main(argv=None) -> int:
@@ -210,7 +224,9 @@ def main(argv=None) -> int:
     new = render(text, load_summaries())
     if args.check:
         if new != text:
-            print("docs/reproduce.md is out of date: run python tools/make_reproduce_docs.py", file=sys.stderr)
+            print(
+                "docs/reproduce.md is out of date: run python tools/make_reproduce_docs.py", file=sys.stderr
+            )
             return 1
         return 0
     with open(DOC, "w", encoding="utf-8") as fh:
