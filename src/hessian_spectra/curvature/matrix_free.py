@@ -35,9 +35,10 @@ from .. import mlp
 from .._checks import check_choice, check_positive_int
 from ..objective import Objective
 from .lanczos import (
-    DEFAULT_MAXITER,
+    DEFAULT_EIGENSOLVER,
     DEFAULT_TOL,
     CountingOperator,
+    LanczosBudgetWarning,
     LanczosNoConvergenceError,
     density_from_nodes,
     extreme_eigenpairs,
@@ -51,6 +52,7 @@ from .lanczos import (
 __all__ = [
     "CurvatureOperator",
     "CountingOperator",
+    "LanczosBudgetWarning",
     "LanczosNoConvergenceError",
     "curvature_operator",
     "density_from_nodes",
@@ -218,23 +220,40 @@ def top_eigenvalues(
     tol: float = DEFAULT_TOL,
     seed=0,
     ncv: int | None = None,
-    maxiter: int = DEFAULT_MAXITER,
+    maxiter: int | None = None,
+    method: str = DEFAULT_EIGENSOLVER,
+    block_size: int | None = None,
+    max_products: int | None = None,
 ):
     r"""The ``k`` largest (descending) or smallest (ascending) eigenvalues of H, G or R, matrix-free.
 
-    Implicitly restarted Lanczos (ARPACK via ``scipy.sparse.linalg.eigsh``) on the shifted operator
-    described in :func:`hessian_spectra.curvature.lanczos.extreme_eigenpairs`: each eigenvalue comes
-    with a residual below about ``2·tol·‖M‖`` (default ``tol = 1e-5``; isolated eigenvalues are
-    typically accurate to ~1e-12 relative). ``seed`` fixes the start vectors, so the result is
-    reproducible. At most ``maxiter`` ARPACK restarts, then
+    Runs :func:`hessian_spectra.curvature.lanczos.extreme_eigenpairs` on the operator of ``term``:
+    by default thick-restart Lanczos with full reorthogonalization (Wu & Simon, 2000), stopped when
+    every wanted Ritz pair has a residual :math:`\lVert Mq - \theta q\rVert \le \text{tol}\cdot
+    \lVert M\rVert` (default ``tol = 1e-5``), or when ``max_products`` products (default 5,000) or
+    ``maxiter`` restarts are spent. ``seed`` fixes the start vectors, so the result is reproducible.
+    If the budget runs out, the converged values and the others are returned, marked in
+    ``info["converged"]``, with a one-line
+    :class:`~hessian_spectra.curvature.lanczos.LanczosBudgetWarning`; if none converged,
     :class:`~hessian_spectra.curvature.lanczos.LanczosNoConvergenceError` (an ``ArithmeticError``).
 
-    Returns ``(eigvals, info)`` where ``info["n_products"]`` is the number of operator products
-    used (including the ``info["n_products_scale"]`` of the norm estimate), with ``shift``,
-    ``ncv``, ``tol`` and ``seconds``.
+    Returns ``(eigvals, info)``; ``info`` has ``n_products``, ``residuals`` (some eigenvalue lies
+    within each), ``error_bounds`` (the quadratic bound where a gap estimate allows),
+    ``converged``, ``n_converged``, ``norm_estimate``, ``method``, ``term`` and ``seconds``.
     """
     op = curvature_operator(objective, params, term)
-    vals, _, info = extreme_eigenpairs(op, k, which=which, tol=tol, seed=seed, ncv=ncv, maxiter=maxiter)
+    vals, _, info = extreme_eigenpairs(
+        op,
+        k,
+        which=which,
+        tol=tol,
+        seed=seed,
+        ncv=ncv,
+        maxiter=maxiter,
+        method=method,
+        block_size=block_size,
+        max_products=max_products,
+    )
     info["term"] = term
     return vals, info
 
