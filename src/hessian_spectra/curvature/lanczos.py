@@ -912,6 +912,12 @@ def extreme_eigenpairs(
         b = 1 if method == "lanczos" else (DEFAULT_BLOCK_SIZE if block_size is None else block_size)
         if method == "lanczos" and block_size not in (None, 1):
             raise ValueError(f"block_size must be 1 (or None) for method 'lanczos'; got {block_size}")
+        b = check_positive_int("block_size", b)
+        if ncv is not None and not k + b <= check_positive_int("ncv", ncv) <= P - b:
+            raise ValueError(
+                f"ncv (the basis size) must satisfy k + block_size <= ncv <= P - block_size, i.e. "
+                f"{k + b} <= ncv <= {P - b}; got {ncv}"
+            )
         vals, vecs, info = thick_restart_lanczos(
             counted, k, block_size=b, n_basis=ncv, return_eigenvectors=want_vectors, **common
         )
