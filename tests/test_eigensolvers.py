@@ -125,13 +125,20 @@ def test_exact_null_space_needs_a_block(tmp_path):
     in magnitude) and 15 eigenvalues within 1e-5·‖H‖ of zero among its 20 smallest. A single start
     vector sees one direction of such a cluster, so Lanczos may return larger eigenvalues in place of
     the missing copies (measured: 2.2e-5·‖H‖ off in sorted order), although each value it returns has
-    an eigenvalue within its residual. Block Lanczos with 8 vectors per block is within tol·‖H‖."""
+    an eigenvalue within its residual, and a LanczosClusterWarning says so in one line. Block Lanczos
+    with 8 vectors per block is within tol·‖H‖."""
     objective, params, exact = _tanh_blobs(120, 120, 5)
     norm = np.abs(exact).max()
-    vals, info = mf.top_eigenvalues(objective, params, 20, which="smallest")
+    with pytest.warns(lz.LanczosClusterWarning, match="cluster at zero") as rec:
+        vals, info = mf.top_eigenvalues(objective, params, 20, which="smallest")
+    assert len(rec) == 1 and info["n_at_zero"] >= 1
     dist = np.abs(vals[:, None] - exact[None, :]).min(axis=1)
     assert np.all(dist <= info["residuals"] + 1e-12 * norm)
-    vals_b, info_b = mf.top_eigenvalues(objective, params, 20, which="smallest", method="block", block_size=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lz.LanczosClusterWarning)
+        vals_b, info_b = mf.top_eigenvalues(
+            objective, params, 20, which="smallest", method="block", block_size=8
+        )
     assert info_b["n_converged"] == 20
     assert np.abs(vals_b - exact[:20]).max() <= TOL * norm
 

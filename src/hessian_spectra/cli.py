@@ -473,9 +473,12 @@ def _hessian_matrix_free(args, objective, params, contract) -> int:
                 continue
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", matrix_free.LanczosBudgetWarning)
+                warnings.simplefilter("always", matrix_free.LanczosClusterWarning)
                 vals, info = matrix_free.top_eigenvalues(objective, params, k, which=which, **opts)
             for w in caught:
-                if issubclass(w.category, matrix_free.LanczosBudgetWarning):
+                if issubclass(
+                    w.category, (matrix_free.LanczosBudgetWarning, matrix_free.LanczosClusterWarning)
+                ):
                     print(f"{PROG}: warning: --{key}-k: {w.message}", file=sys.stderr)
                 else:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

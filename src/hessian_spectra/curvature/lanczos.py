@@ -333,6 +333,16 @@ def density_from_nodes(nodes, weights, grid=None, sigma2=None, n_points: int = D
 # --------------------------------------------------------------------------------------------
 
 
+class LanczosClusterWarning(RuntimeWarning):
+    """The wanted eigenvalues reach a cluster at zero that a small block may not resolve.
+
+    Several wanted Ritz values lie within the tolerance of zero, and the wanted set goes beyond
+    them. A Krylov method sees at most ``block_size`` directions of a cluster tighter than the
+    tolerance, so copies may be missing and larger eigenvalues returned in their place; each value
+    still has an eigenvalue within its residual.
+    """
+
+
 class LanczosBudgetWarning(RuntimeWarning):
     """The product budget (or restart limit) ran out before every wanted eigenpair converged.
 
@@ -951,6 +961,19 @@ def extreme_eigenpairs(
             f"‖A‖ ≈ {info['norm_estimate']:.3g}) within {info['n_products']} products ({method}); the "
             f"smallest residual is {np.nanmin(info['residuals']) / info['norm_estimate']:.1e}·‖A‖. "
             "Raise max_products, or loosen tol"
+        )
+    zero = np.abs(vals) <= info["tol"] * info["norm_estimate"]
+    n_zero = int(np.count_nonzero(zero))
+    info["n_at_zero"] = n_zero
+    block = info.get("block_size", 1)
+    if method in ("lanczos", "block", "arpack") and n_zero >= 1 and not zero[-1] and n_zero >= block:
+        warnings.warn(
+            f"the {k} {which} eigenvalues reach the cluster at zero ({n_zero} within tol·‖A‖ of 0): "
+            f"{method} sees at most {block if method != 'arpack' else 1} direction(s) of such a cluster, so "
+            "copies may be missing and larger eigenvalues returned in their place; method='block' with "
+            "block_size above the cluster's size, or the dense route, resolves them",
+            LanczosClusterWarning,
+            stacklevel=2,
         )
     if info["n_converged"] < k:
         worst = float(np.max(info["error_bounds"]))
