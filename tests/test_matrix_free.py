@@ -494,9 +494,10 @@ def test_cli_top_k_alone_computes_only_the_largest(tiny_run, tmp_path):
 
 
 def test_route_choice(monkeypatch):
-    """The dense route is taken when P is at most the measured crossover of every quantity asked
-    for and the dense H fits; --matrix-free, a P above the crossover, or too little memory give the
-    matrix-free route; the reason names the cause."""
+    """The dense route is taken when the dense H fits and P is at most the measured crossover of
+    the quantities asked for (the largest of them: the dense route computes all at once), and for
+    --bottom-k whenever H fits; --matrix-free, a P above the crossover, or too little memory give
+    the matrix-free route; the reason names the cause."""
     import argparse
 
     from hessian_spectra import _checks, cli
@@ -506,17 +507,18 @@ def test_route_choice(monkeypatch):
         return argparse.Namespace(**{**base, **kw})
 
     limits = cli.DENSE_ROUTE_MAX_P
-    big = max(limits.values()) + 1
     assert cli._choose_route(ns(density=True), limits["density"])[0] == "dense"
     assert cli._choose_route(ns(density=True), limits["density"] + 1)[0] == "matrix-free"
     assert cli._choose_route(ns(top_k=5), limits["top"] + 1)[0] == "matrix-free"
-    # several quantities: the dense route computes them all at once, so the largest limit applies
-    assert cli._choose_route(ns(top_k=5, density=True), max(limits["top"], limits["density"]))[0] == "dense"
-    assert cli._choose_route(ns(top_k=5, bottom_k=5, density=True), big)[0] == "matrix-free"
-    route, why = cli._choose_route(ns(density=True, matrix_free=True), 10)
+    both = max(limits["top"], limits["density"])
+    assert cli._choose_route(ns(top_k=5, density=True), both)[0] == "dense"
+    assert cli._choose_route(ns(top_k=5, density=True), both + 1)[0] == "matrix-free"
+    route, why = cli._choose_route(ns(bottom_k=5), 5_000)
+    assert route == "dense" and "null space" in why
+    route, why = cli._choose_route(ns(density=True, bottom_k=3, matrix_free=True), 10)
     assert route == "matrix-free" and "--matrix-free" in why
     monkeypatch.setattr(_checks, "available_memory_bytes", lambda: 1024)
-    route, why = cli._choose_route(ns(density=True), 100)
+    route, why = cli._choose_route(ns(bottom_k=5), 100)
     assert route == "matrix-free" and "would need" in why
 
 

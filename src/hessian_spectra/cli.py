@@ -384,8 +384,10 @@ def _plot_spectra(path, out, terms, counts: dict, run_name) -> None:
 #: (fast engine + ``scipy.linalg.eigh``) rather than the matrix-free one: the largest P at which
 #: ``benchmarks/bench_routes.py`` found the dense route faster, or the matrix-free eigenvalues
 #: farther than tol·‖H‖ from the dense ones (784-h-10 ReLU networks, N = 1,000; docs/matrix-free.md,
-#: "Route choice"). Top-k: Lanczos was faster at every P measured (805-7,960), hence 0.
-DENSE_ROUTE_MAX_P = {"top": 0, "bottom": 3_190, "density": 1_600}
+#: "Route choice"). Top-k: Lanczos was faster at every P measured (805-7,960), hence 0. Bottom-k:
+#: ``None``, the dense route whenever H fits, because the k smallest of a trained network reach its
+#: null space, whose copies a Krylov method misses (errors up to 8e-3·‖H‖ for k = 120 at P = 7,960).
+DENSE_ROUTE_MAX_P = {"top": 0, "bottom": None, "density": 1_600}
 
 
 def _choose_route(args, n_params: int) -> tuple[str, str]:
@@ -399,7 +401,12 @@ def _choose_route(args, n_params: int) -> tuple[str, str]:
         check_dense_fits(n_params, n_matrices=2)  # H and the copy eigh works on
     except DenseTooLargeError:
         return "matrix-free", f"a dense H would need {format_bytes(2 * 8 * n_params**2)} with eigh's copy"
-    limit = max(DENSE_ROUTE_MAX_P[q] for q in asked)
+    if "bottom" in asked and DENSE_ROUTE_MAX_P["bottom"] is None:
+        return "dense", (
+            "--bottom-k: the smallest eigenvalues reach the null space, exact only on the dense route; "
+            "--matrix-free forces Lanczos"
+        )
+    limit = max(DENSE_ROUTE_MAX_P[q] or 0 for q in asked)
     if n_params <= limit:
         return "dense", (
             f"P = {n_params:,} <= {limit:,}, the measured crossover below which it is faster; "

@@ -10,9 +10,11 @@ operators of :mod:`hessian_spectra.curvature.matrix_free` and, in the tests, on 
 - :func:`gauss_quadrature`, :func:`slq`, :func:`density_from_nodes`: stochastic Lanczos
   quadrature (SLQ) of the spectral density :math:`\phi(t) = \frac1P\sum_j \delta(t-\lambda_j)`,
   smoothed by a Gaussian (Ghorbani, Krishnan & Xiao, 2019).
-- :func:`extreme_eigenpairs`: the k largest or smallest eigenpairs by ARPACK's implicitly
-  restarted Lanczos (``scipy.sparse.linalg.eigsh``), with a stopping rule relative to
-  :math:`\lVert A\rVert`.
+- :func:`extreme_eigenpairs`: the k largest or smallest eigenpairs with residuals and error
+  bounds, within a budget of products; by default :func:`thick_restart_lanczos` (Wu & Simon,
+  2000; also with blocks), or :func:`lobpcg_eigenpairs` (Knyazev, 2001) or
+  :func:`arpack_eigenpairs` (``scipy.sparse.linalg.eigsh``); convergence is judged relative to
+  :math:`\lVert A\rVert` for all of them.
 - :func:`hutchinson_trace`: :math:`\operatorname{tr} A` from Rademacher probes (Hutchinson, 1990).
 """
 

@@ -275,9 +275,11 @@ def spectral_density(
     Estimates :math:`\phi_\sigma(t) = \frac1P\sum_j \mathcal N(t;\lambda_j,\sigma^2)` from
     ``n_vectors`` Rademacher probes and ``n_steps`` Lanczos steps each with full
     reorthogonalization (Ghorbani, Krishnan & Xiao, 2019): nodes and weights from :func:`slq`, the
-    density from :func:`density_from_nodes`. Defaults: 10 probes, 90 steps, G19's
-    :math:`\sigma^2 = 10^{-5}\max(1, \lambda_{\max}-\lambda_{\min})` and a 10,000-point grid over the
-    extreme nodes ± 5σ. Costs ``n_vectors · n_steps`` products and memory ``n_steps × P`` floats.
+    density from :func:`density_from_nodes`. Defaults: 10 probes, 90 steps, a kernel width
+    relative to the spectrum, :math:`\sigma = 0.32\%\,(\lambda_{\max}-\lambda_{\min})` of the extreme
+    nodes (``sigma2="g19"`` for G19's :math:`\sigma^2 = 10^{-5}\max(1, \lambda_{\max}-\lambda_{\min})`,
+    or a number), and a 10,000-point grid over the extreme nodes ± 5σ. Costs ``n_vectors · n_steps``
+    products and memory ``n_steps × P`` floats.
 
     Returns ``(grid, density)``.
     """
