@@ -221,7 +221,7 @@ def _peer(args, X, y, sizes, params) -> dict:
             out.update(nodes=np.asarray(nodes).tolist(), weights=np.asarray(weights).tolist())
         elif args.quantity == "top":
             torch.manual_seed(args.seed)
-            vals, _ = hess.eigenvalues(top_n=args.k, maxIter=1000, tol=args.tol)
+            vals, _ = hess.eigenvalues(top_n=args.k, maxIter=100, tol=args.tol)  # its default maxIter
             out.update(values=np.sort(np.asarray(vals, dtype=float))[::-1].tolist(), converged=args.k)
         else:
             return {"skipped": "PyHessian computes only the top eigenvalues"}

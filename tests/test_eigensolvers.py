@@ -170,6 +170,19 @@ def test_budget_returns_partial_results_with_bounds():
     assert np.all(info["error_bounds"][~conv] > TOL * info["norm_estimate"])
 
 
+def test_budget_below_k_products_pads_with_nan():
+    """A budget of fewer products than k: the k slots come back, the ones without a Ritz value NaN
+    with infinite bounds, the others with their values (one warning). On diag(5, 4, 1, ..., 1) the
+    Krylov space is invariant after 3 steps and the 4th product, from a fresh vector, lies in the
+    eigenspace of 1: the four values are exact."""
+    op = aslinearoperator(np.diag(np.concatenate([[5.0, 4.0], np.ones(98)])))
+    with pytest.warns(lz.LanczosBudgetWarning):
+        vals, _, info = lz.extreme_eigenpairs(op, 6, max_products=4)
+    assert vals.shape == (6,) and np.all(np.isnan(vals[4:])) and np.all(np.isinf(info["error_bounds"][4:]))
+    assert info["n_products"] == 4 and info["n_converged"] == 4
+    np.testing.assert_allclose(vals[:4], [5.0, 4.0, 1.0, 1.0], atol=1e-12)
+
+
 def test_recurrence_residuals_equal_explicit_ones(sigmoid_mse):
     """The residuals from the Lanczos recurrence, ‖S y‖, equal ‖Hq − θq‖ computed with k more
     products (to 1e-9·‖H‖: round-off of an orthonormal basis)."""

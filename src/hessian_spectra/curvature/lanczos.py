@@ -632,6 +632,13 @@ def thick_restart_lanczos(
     vals = theta[wanted]
     residuals = res_all[wanted]
     vecs = (V[:n].T @ Y[:, wanted]) if return_eigenvectors else None
+    missing = k - wanted.size  # the budget stopped the basis below k vectors: pad with NaN
+    if missing:
+        vals = np.concatenate([vals, np.full(missing, np.nan)])
+        residuals = np.concatenate([residuals, np.full(missing, np.inf)])
+        converged = np.concatenate([converged, np.zeros(missing, bool)])
+        if vecs is not None:
+            vecs = np.concatenate([vecs, np.full((P, missing), np.nan)], axis=1)
     info = {
         "method": "lanczos" if b == 1 else "block",
         "n_products": counted.n_products,
