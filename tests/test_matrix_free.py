@@ -577,9 +577,11 @@ def test_cli_budget_returns_partial_results_with_one_warning_line(tmp_path, caps
     assert conv.shape == (8,) and conv.any() and not conv.all()
     exact = _dense_spectrum_of_run(run)
     vals, bounds = res["bottom_eigvals_H"], res["bottom_error_bounds_H"]
-    # each value has some eigenvalue within its residual (rigorous)
+    # each value has some eigenvalue within its residual (rigorous in exact arithmetic; the dense
+    # reference eigenvalues and the residuals themselves carry round-off of order P·ε·‖H‖)
     dist = np.abs(vals[:, None] - exact[None, :]).min(axis=1)
-    assert np.all(dist <= res["bottom_residuals_H"] * (1 + 1e-8))
+    roundoff = exact.size * np.finfo(float).eps * np.abs(exact).max()
+    assert np.all(dist <= res["bottom_residuals_H"] * (1 + 1e-8) + roundoff)
     assert np.all(np.abs(vals[conv] - exact[:8][conv]) <= bounds[conv])
 
 
