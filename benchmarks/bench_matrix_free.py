@@ -1,26 +1,40 @@
-"""Benchmark of the matrix-free path at the paper's MNIST sizes (S18 Fig. 3, experiment E3).
+"""Benchmark of the matrix-free path at the paper's MNIST sizes (S18 Fig. 3, experiment E3), against
+the peers curvlinops (+ ``scipy.sparse.linalg.eigsh``) and PyHessian where they are installed.
 
-For each width h of the 784-h-10 sweep (P = 795h + 10: 7,960 ... 55,660) a *fresh subprocess*:
+For each width h of the 784-h-10 sweep (P = 795h + 10: 7,960 ... 55,660):
 
-1. builds 1,000 examples: MNIST from IDX files with ``--mnist DIR``, otherwise synthetic
-   784-dimensional data of the same shape (10 Gaussian clusters, one per class, globally
-   standardized: ``hessian_spectra.data.blobs``);
-2. trains the ReLU network from S18's N(0, 0.1²) initialization by full-batch GD, the same step
-   size and number of steps for every width (default lr 0.1, 500 steps);
-3. computes the top-k (default 120) Hessian eigenvalues by Lanczos (``matrix_free.extreme_eigenpairs``,
-   i.e. ``top_eigenvalues`` plus the eigenvectors), and the residual ‖Hq − λq‖ of every pair;
-4. optionally the bottom-k eigenvalues (``--bottom``), the SLQ density (``--density``), and a dense
-   check against ``scipy.linalg.eigh`` of autograd's Hessian for P ≤ ``--dense-max-p``.
+1. a *prepare* subprocess builds N examples (``--data blobs``: 10 Gaussian clusters in 784
+   dimensions, ``hessian_spectra.data.blobs``; ``--data mnist --mnist DIR``: MNIST IDX files),
+   trains the ReLU network from S18's N(0, 0.1²) initialization by full-batch GD (the same step
+   size and number of steps for every width) and saves data and parameters; for P ≤
+   ``--dense-max-p`` it also computes the dense spectrum (fast engine + ``scipy.linalg.eigh``);
+2. one *fresh subprocess per method and quantity* loads that file and measures: the top-k and the
+   bottom-k eigenvalues and the SLQ density (10 probes × 90 steps) with
 
-Peak memory is the subprocess's ``ru_maxrss`` (resident set, whole process: interpreter, data,
-training and solver) read *before* the optional dense check. Timings are wall-clock; the machine
-is shared with other jobs, so they are noisy. BLAS threads are set by ``--threads`` (default 1).
+   - ``ours``: ``matrix_free.top_eigenvalues`` (default solver, thick-restart Lanczos) and
+     ``matrix_free.spectral_density``;
+   - ``curvlinops``: ``HessianLinearOperator(...).to_scipy()`` and ``eigsh`` (``which="LA"`` /
+     ``"SA"``, the same tol), and its ``lanczos_approximate_spectrum`` (90 steps, 10 repeats);
+   - ``pyhessian``: ``hessian(...).eigenvalues(top_n=k)`` (power iteration with deflation) and
+     ``.density(iter=90, n_v=10)``;
+
+   with Hessian-vector products (counted at the operator), wall time, and peak memory (the
+   subprocess's ``ru_maxrss``, and its growth over the resident size once data and model are
+   loaded); the peers run in float64 on the CPU, with ``--peers-python`` (a venv with torch 2.13.0,
+   curvlinops-for-pytorch and pyhessian; see docs/matrix-free.md);
+3. the errors against the dense spectrum where one exists: the largest |λ̂_i − λ_i| / ‖H‖ in
+   rank order, and for densities the L1 distance to the exactly smoothed density (same σ).
+
+It prints one table and the ratios of the targets of issue 13: top-20 at P ≈ 50,000 at least 2×
+faster than curvlinops + eigsh at equal accuracy; 784-70-10 top-120 and density within 2 minutes
+and 1 GiB; the P = 7,960 top-20 within 1e-8 of the dense spectrum. BLAS threads per subprocess:
+``--threads`` (default 1); the machine should be idle for final numbers.
 
 Usage::
 
-    python benchmarks/bench_matrix_free.py                       # widths 10,30,50,70, top-120
-    python benchmarks/bench_matrix_free.py --widths 70 --bottom --density
-    python benchmarks/bench_matrix_free.py --widths 10 --dense-max-p 10000
+    python benchmarks/bench_matrix_free.py --peers-python .venv-peers/bin/python
+    python benchmarks/bench_matrix_free.py --widths 10 --k 20 --dense-max-p 10000
+    python benchmarks/bench_matrix_free.py --widths 1 --samples 100 --steps 50 --k 5   # smoke test
 """
 
 from __future__ import annotations
@@ -31,213 +45,378 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
+METHODS = ("ours", "curvlinops", "pyhessian")
+QUANTITIES = ("top", "bottom", "density")
+N_PROBES, N_STEPS = 10, 90  # SLQ: G19's 10 probes x 90 steps, for every method
 
-def _worker(args) -> dict:
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# --------------------------------------------------------------------------------------------
+# prepare: data, training, dense spectrum
+# --------------------------------------------------------------------------------------------
+
+
+def _prepare(args) -> dict:
     from hessian_spectra import data, mlp
-    from hessian_spectra.curvature import matrix_free
     from hessian_spectra.objective import Objective
     from hessian_spectra.training import train
 
-    h = args.width
-    if args.mnist:
+    if args.data == "mnist":
         ds = data.mnist(args.mnist, n_samples=args.samples, seed=args.seed)
     else:
         ds = data.blobs(n_samples=args.samples, n_clusters=10, dim=784, n_classes=10, seed=args.seed)
-    sizes = (ds.dim, h, ds.n_classes)
+    sizes = (ds.dim, args.width, ds.n_classes)
     objective = Objective(ds.X, ds.y, sizes, "relu", "cross_entropy")
-    params0 = mlp.init_params(sizes, "normal", seed=args.seed + 1)
     t0 = time.perf_counter()
-    result = train(objective, params0, optimizer="gd", lr=args.lr, steps=args.steps, progress=False)
-    train_s = time.perf_counter() - t0
-    params = result.params
+    result = train(
+        objective,
+        mlp.init_params(sizes, "normal", seed=args.seed + 1),
+        optimizer="gd",
+        lr=args.lr,
+        steps=args.steps,
+        progress=False,
+    )
     row = {
-        "width": h,
+        "width": args.width,
         "P": objective.n_params,
         "data": ds.name,
-        "train_steps": result.steps_run,
-        "train_seconds": train_s,
+        "train_seconds": time.perf_counter() - t0,
         "loss": float(result.history["loss"][-1]),
         "accuracy": float(result.history["accuracy"][-1]),
-        "grad_norm": float(result.history["grad_norm"][-1]),
     }
-    # cost of one product, measured on its own
-    op = matrix_free.hessian_operator(objective, params)
-    v = np.random.default_rng(0).standard_normal(objective.n_params)
-    op.matvec(v)
-    t0 = time.perf_counter()
-    for _ in range(5):
-        op.matvec(v)
-    row["seconds_per_product"] = (time.perf_counter() - t0) / 5
-
-    op = matrix_free.hessian_operator(objective, params)
-    t0 = time.perf_counter()
-    tol = {} if args.tol is None else {"tol": args.tol}
-    top, _, info = matrix_free.extreme_eigenpairs(
-        op, args.k, which="largest", ncv=args.ncv, compute_residuals=True, **tol
-    )
-    row["top_seconds"] = time.perf_counter() - t0
-    row["top_products"] = info["n_products"] - info["n_products_residuals"]
-    row["top_ncv"] = info["ncv"]
-    row["tol"] = info["tol"]
-    row["top_max_residual_rel"] = float(info["residuals"].max() / abs(top[0]))
-    row["top"] = top.tolist()
-    if args.bottom:
-        t0 = time.perf_counter()
-        bottom, info_b = matrix_free.top_eigenvalues(
-            objective, params, args.k, which="smallest", ncv=args.ncv, **tol
-        )
-        row["bottom_seconds"] = time.perf_counter() - t0
-        row["bottom_products"] = info_b["n_products"]
-        row["bottom"] = bottom.tolist()
-    if args.density:
-        # what matrix_free.spectral_density does, in its two steps, so the dense check can reuse σ²
-        t0 = time.perf_counter()
-        op = matrix_free.hessian_operator(objective, params)
-        nodes, weights = matrix_free.slq(op, n_vectors=10, n_steps=90, rng=np.random.default_rng(args.seed))
-        grid, density = matrix_free.density_from_nodes(nodes, weights)
-        row["density_seconds"] = time.perf_counter() - t0
-        row["density_products"] = op.n_products
-        sigma2 = matrix_free.smoothing_variance(nodes[weights > 0].min(), nodes[weights > 0].max())
-        row["density_sigma2"] = sigma2
-    row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    np.savez(args.run_file, X=ds.X, y=ds.y, sizes=np.array(sizes), params=result.params)
     if objective.n_params <= args.dense_max_p:
-        from scipy.linalg import eigh
-
-        from hessian_spectra.curvature import reference
+        from hessian_spectra import spectrum
+        from hessian_spectra.curvature import curvature_matrices
 
         t0 = time.perf_counter()
-        all_eigs = eigh(reference.hessian(objective, params), eigvals_only=True)
-        exact = all_eigs[::-1][: args.k]
+        H = curvature_matrices(objective, result.params, ("H",), engine="fast")["H"]
+        eigs = spectrum.eigenvalues(H)
         row["dense_seconds"] = time.perf_counter() - t0
-        row["dense_max_rel_err_top"] = float(np.max(np.abs(top - exact) / np.abs(exact)))
-        row["dense_max_abs_err_over_lmax"] = float(np.max(np.abs(top - exact)) / abs(exact[0]))
-        if args.bottom:
-            exact_bottom = all_eigs[: args.k]
-            err = np.abs(np.asarray(row["bottom"]) - exact_bottom)
-            row["dense_bottom_max_abs_err_over_lmax"] = float(err.max() / abs(exact[0]))
-            big = np.abs(exact_bottom) >= 1e-3 * abs(exact[0])  # outside the cluster at zero
-            row["dense_bottom_n_outside_zero_cluster"] = int(big.sum())
-            if big.any():
-                row["dense_bottom_max_rel_err_outside"] = float(np.max(err[big] / np.abs(exact_bottom[big])))
-        if args.density:
-            P = objective.n_params
-            _, exact_density = matrix_free.density_from_nodes(
-                all_eigs[None, :], np.full((1, P), 1.0 / P), grid=grid, sigma2=sigma2
-            )
-            row["density_l1_to_exact"] = float(np.trapezoid(np.abs(density - exact_density), grid))
-            if args.figure:
-                from hessian_spectra import plots
-
-                fig = plots.density_figure(
-                    grid,
-                    density,
-                    title=f"784-{h}-10 (P = {P:,}): SLQ (10 probes × 90 steps) vs exact, σ² = {sigma2:.0e}",
-                    exact_density=exact_density,
-                )
-                plots.save_figure(fig, args.figure)
+        np.save(args.run_file + ".eigs.npy", eigs)
     return row
 
 
-def _table(rows, k) -> str:
-    lines = [
-        f"| h | P | train (s) | s/product | top-{k}: products | top-{k}: time (s) | peak RSS (MiB) "
-        f"| λ₁ | λ₁₀ | λ_{k} | max residual/λ₁ |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        t = r["top"]
-        lines.append(
-            f"| {r['width']} | {r['P']:,} | {r['train_seconds']:.1f} | {r['seconds_per_product'] * 1e3:.1f} ms "
-            f"| {r['top_products']} | {r['top_seconds']:.1f} | {r['peak_rss_mib']:.0f} | {t[0]:.4g} "
-            f"| {t[min(9, len(t) - 1)]:.3g} | {t[-1]:.3g} | {r['top_max_residual_rel']:.1e} |"
+# --------------------------------------------------------------------------------------------
+# one method, one quantity
+# --------------------------------------------------------------------------------------------
+
+
+def _ours(args, X, y, sizes, params) -> dict:
+    import warnings
+
+    from hessian_spectra.curvature import matrix_free
+    from hessian_spectra.objective import Objective
+
+    objective = Objective(X, y, sizes, "relu", "cross_entropy")
+    base = _rss_mib()
+    t0 = time.perf_counter()
+    out = {}
+    if args.quantity == "density":
+        op = matrix_free.hessian_operator(objective, params)
+        nodes, weights = matrix_free.slq(op, N_PROBES, N_STEPS, rng=args.seed)
+        out.update(nodes=nodes.tolist(), weights=weights.tolist(), products=op.n_products)
+    else:
+        which = "largest" if args.quantity == "top" else "smallest"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            vals, info = matrix_free.top_eigenvalues(objective, params, args.k, which=which, tol=args.tol)
+        out.update(
+            values=vals.tolist(), products=info["n_products"], converged=int(info["n_converged"]),
+            warnings=[str(w.message) for w in caught],
+        )  # fmt: skip
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_rss_mib"], out["rss_growth_mib"] = _rss_mib(), _rss_mib() - base
+    return out
+
+
+def _torch_model(sizes, params):
+    import torch
+
+    layers, offset = [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        lin = torch.nn.Linear(n_in, n_out).double()
+        W = params[offset : offset + n_in * n_out].reshape(n_in, n_out)
+        offset += n_in * n_out
+        b = params[offset : offset + n_out]
+        offset += n_out
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W.T.copy()))
+            lin.bias.copy_(torch.from_numpy(b.copy()))
+        layers += [lin, torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def _peer(args, X, y, sizes, params) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    model = _torch_model(sizes, params)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y).long()
+    loss_func = torch.nn.CrossEntropyLoss(reduction="mean")
+    base = _rss_mib()
+    out = {}
+    if args.method == "curvlinops":
+        from curvlinops import HessianLinearOperator
+        from scipy.sparse.linalg import LinearOperator, eigsh
+
+        H = HessianLinearOperator(
+            model, loss_func, list(model.parameters()), [(Xt, yt)], check_deterministic=False
         )
-    return "\n".join(lines)
+        t0 = time.perf_counter()
+        if args.quantity == "density":
+            from curvlinops.papyan2020traces.spectrum import lanczos_approximate_spectrum
+
+            counted = _CountingTorchOp(H)
+            grid, density = lanczos_approximate_spectrum(counted, N_STEPS, num_repeats=N_PROBES)
+            out.update(grid=np.asarray(grid).tolist(), density=np.asarray(density).tolist())
+            out["products"] = counted.n
+        else:
+            Hs = H.to_scipy()
+            count = [0]
+
+            def matvec(v):
+                count[0] += 1
+                return Hs @ v
+
+            op = LinearOperator(Hs.shape, matvec=matvec, dtype=np.float64)
+            which = "LA" if args.quantity == "top" else "SA"
+            try:
+                vals = eigsh(op, k=args.k, which=which, tol=args.tol, return_eigenvectors=False, maxiter=200)
+                out["converged"] = args.k
+            except Exception as exc:  # ArpackNoConvergence: report what converged
+                vals = getattr(exc, "eigenvalues", np.full(args.k, np.nan))
+                out["converged"] = len(vals)
+            vals = np.sort(vals)[::-1] if args.quantity == "top" else np.sort(vals)
+            out.update(values=np.asarray(vals, dtype=float).tolist(), products=count[0])
+    else:  # pyhessian
+        import importlib
+
+        ph = importlib.import_module("pyhessian.hessian")  # the module (the package re-exports the class)
+
+        count = [0]
+        hvp = ph.hessian_vector_product
+
+        def counted_hvp(*a, **kw):
+            count[0] += 1
+            return hvp(*a, **kw)
+
+        ph.hessian_vector_product = counted_hvp
+        t0 = time.perf_counter()
+        hess = ph.hessian(model, loss_func, data=(Xt, yt), cuda=False)
+        if args.quantity == "density":
+            torch.manual_seed(args.seed)
+            try:
+                nodes, weights = hess.density(iter=N_STEPS, n_v=N_PROBES)
+            except (AttributeError, RuntimeError) as exc:  # it calls torch.eig, removed in torch 2
+                return {"skipped": f"PyHessian's density fails on torch {torch.__version__}: {str(exc)[:60]}"}
+            out.update(nodes=np.asarray(nodes).tolist(), weights=np.asarray(weights).tolist())
+        elif args.quantity == "top":
+            torch.manual_seed(args.seed)
+            vals, _ = hess.eigenvalues(top_n=args.k, maxIter=100, tol=args.tol)  # its default maxIter
+            out.update(values=np.sort(np.asarray(vals, dtype=float))[::-1].tolist(), converged=args.k)
+        else:
+            return {"skipped": "PyHessian computes only the top eigenvalues"}
+        out["products"] = count[0]
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_rss_mib"], out["rss_growth_mib"] = _rss_mib(), _rss_mib() - base
+    return out
+
+
+class _CountingTorchOp:
+    """A curvlinops PyTorchLinearOperator that counts the vectors it multiplies."""
+
+    def __init__(self, op):
+        self.op, self.n = op, 0
+        self.shape, self.device, self.dtype = op.shape, op.device, op.dtype
+
+    def __matmul__(self, x):
+        self.n += 1 if x.ndim == 1 else x.shape[1]
+        return self.op @ x
+
+    def __getattr__(self, name):
+        return getattr(self.op, name)
+
+
+def _measure(args) -> dict:
+    with np.load(args.run_file) as f:
+        X, y, sizes, params = f["X"], f["y"], tuple(int(s) for s in f["sizes"]), f["params"]
+    return _ours(args, X, y, sizes, params) if args.method == "ours" else _peer(args, X, y, sizes, params)
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+# --------------------------------------------------------------------------------------------
+
+
+def _run(python, argv, env) -> dict:
+    out = subprocess.run([python, os.path.abspath(__file__), *argv], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _errors(row, res, eigs, k, sigma_rule="relative"):
+    """Errors of one result against the dense spectrum ``eigs`` (ascending), in place."""
+    from hessian_spectra.curvature import lanczos
+
+    norm = np.abs(eigs).max()
+    if "values" in res:
+        vals = np.asarray(res["values"], dtype=float)
+        want = eigs[::-1][: vals.size] if res["quantity"] == "top" else eigs[: vals.size]
+        res["max_err_over_norm"] = float(np.nanmax(np.abs(vals - want)) / norm)
+    if "nodes" in res:
+        nodes, weights = np.atleast_2d(res["nodes"]), np.atleast_2d(res["weights"])
+        grid, est = lanczos.density_from_nodes(nodes, weights, sigma2=sigma_rule)
+        sigma2 = lanczos.smoothing_variance(nodes[weights > 0].min(), nodes[weights > 0].max(), sigma_rule)
+        _, exact = lanczos.density_from_nodes(
+            eigs[None], np.full((1, eigs.size), 1 / eigs.size), grid, sigma2
+        )
+        res["l1_to_exact"] = float(np.trapezoid(np.abs(est - exact), grid))
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--widths", default="10,30,50,70")
-    p.add_argument("--k", type=int, default=120, help="number of top eigenvalues")
+    p.add_argument("--k", type=int, default=120, help="number of top (and bottom) eigenvalues")
+    p.add_argument(
+        "--k-peers", type=int, default=20, help="k of the peers' top/bottom runs (PyHessian is slow)"
+    )
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--steps", type=int, default=500, help="GD steps (same for every width)")
     p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--tol", type=float, default=None, help="Lanczos tolerance relative to ‖H‖ (default 1e-5)")
-    p.add_argument(
-        "--ncv", type=int, default=None, help="Lanczos vectors kept by ARPACK (default max(3k, 20))"
-    )
+    p.add_argument("--tol", type=float, default=1e-5, help="eigensolver tolerance (ours: relative to ‖H‖)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mnist", default=None, help="folder with MNIST IDX files (default: synthetic data)")
-    p.add_argument("--bottom", action="store_true", help="also the bottom-k eigenvalues")
-    p.add_argument("--density", action="store_true", help="also the SLQ density (10 probes × 90 steps)")
-    p.add_argument("--dense-max-p", type=int, default=0, help="dense check of the top-k when P <= this")
-    p.add_argument("--figure", default=None, help="PNG of SLQ vs exact density (with --density, dense check)")
+    p.add_argument("--data", choices=("blobs", "mnist"), default="blobs")
+    p.add_argument("--mnist", default=None, help="folder with MNIST IDX files (with --data mnist)")
+    p.add_argument("--quantities", default="top,bottom,density")
+    p.add_argument("--peers-python", default=None, help="python of a venv with torch, curvlinops, pyhessian")
+    p.add_argument("--dense-max-p", type=int, default=10_000, help="dense spectrum when P <= this")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads of each subprocess")
     p.add_argument("--json", default=None, help="write all results to this JSON file")
-    p.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)  # worker mode
+    # worker modes
+    p.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--run-file", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--method", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--quantity", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-
-    if args.width is not None:
-        print(json.dumps(_worker(args)))
+    if args.data == "mnist" and not args.mnist:
+        p.error("--data mnist needs --mnist DIR")
+    if args.run_file and args.method:
+        print(json.dumps(_measure(args)))
+        return 0
+    if args.run_file and args.width is not None:
+        print(json.dumps(_prepare(args)))
         return 0
 
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(args.threads)
+    common = ["--seed", str(args.seed), "--tol", repr(args.tol), "--threads", str(args.threads)]
+    quantities = [q for q in args.quantities.split(",") if q]
     rows = []
-    child = ["--k", str(args.k), "--samples", str(args.samples), "--steps", str(args.steps)]
-    child += ["--lr", repr(args.lr), "--seed", str(args.seed)]
-    child += ["--tol", repr(args.tol)] if args.tol is not None else []
-    child += ["--dense-max-p", str(args.dense_max_p)]
-    child += ["--ncv", str(args.ncv)] if args.ncv is not None else []
-    child += ["--mnist", args.mnist] if args.mnist else []
-    child += ["--bottom"] if args.bottom else []
-    child += ["--density"] if args.density else []
-    child += ["--figure", os.path.abspath(args.figure)] if args.figure else []
-    for h in (int(s) for s in args.widths.split(",")):
-        cmd = [sys.executable, os.path.abspath(__file__), *child, "--width", str(h)]
-        t0 = time.perf_counter()
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            print(out.stderr, file=sys.stderr)
-            return out.returncode
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        row["process_seconds"] = time.perf_counter() - t0
-        rows.append(row)
-        extra = ""
-        if "bottom_seconds" in row:
-            extra += f"; bottom-{args.k}: {row['bottom_products']} products, {row['bottom_seconds']:.1f} s"
-        if "density_seconds" in row:
-            extra += f"; SLQ density: {row['density_seconds']:.1f} s"
-        if "density_l1_to_exact" in row:
-            extra += f"; L1(SLQ, exact smoothed) = {row['density_l1_to_exact']:.3f}"
-        if "dense_bottom_max_abs_err_over_lmax" in row:
-            extra += (
-                f"; bottom vs dense: max |error|/λ₁ {row['dense_bottom_max_abs_err_over_lmax']:.1e}, "
-                f"max relative error of the {row['dense_bottom_n_outside_zero_cluster']} with |λ| ≥ 1e-3 λ₁ "
-                f"{row.get('dense_bottom_max_rel_err_outside', float('nan')):.1e}"
-            )
-        if "dense_max_rel_err_top" in row:
-            extra += (
-                f"; dense check ({row['dense_seconds']:.0f} s): max relative error of the top-{args.k} "
-                f"{row['dense_max_rel_err_top']:.1e}"
-            )
-        print(
-            f"h = {h:3d}, P = {row['P']:6,}: trained {row['train_steps']} steps in "
-            f"{row['train_seconds']:.1f} s (loss {row['loss']:.3g}, acc {row['accuracy']:.3f}); top-{args.k} "
-            f"in {row['top_seconds']:.1f} s with {row['top_products']} products; peak RSS "
-            f"{row['peak_rss_mib']:.0f} MiB{extra}",
-            flush=True,
-        )
-    print()
-    print(_table(rows, args.k))
+    with tempfile.TemporaryDirectory() as tmp:
+        for h in (int(s) for s in args.widths.split(",")):
+            run_file = os.path.join(tmp, f"h{h}.npz")
+            prep = ["--width", str(h), "--run-file", run_file, "--samples", str(args.samples)]
+            prep += ["--steps", str(args.steps), "--lr", repr(args.lr), "--data", args.data]
+            prep += ["--dense-max-p", str(args.dense_max_p)] + (["--mnist", args.mnist] if args.mnist else [])
+            row = _run(sys.executable, prep + common, env)
+            if "error" in row:
+                print(f"h = {h}: prepare failed: {row['error']}", file=sys.stderr)
+                return 1
+            eigs = np.load(run_file + ".eigs.npy") if os.path.exists(run_file + ".eigs.npy") else None
+            row["results"] = []
+            for method in METHODS:
+                python = sys.executable if method == "ours" else args.peers_python
+                if python is None:
+                    continue
+                jobs = [(q, args.k if method == "ours" else args.k_peers) for q in quantities]
+                if method == "ours" and args.peers_python and "top" in quantities and args.k != args.k_peers:
+                    jobs.append(("top", args.k_peers))  # ours at the peers' k, for the equal-k ratio
+                for q, k in jobs:
+                    res = _run(
+                        python,
+                        ["--run-file", run_file, "--method", method, "--quantity", q, "--k", str(k)] + common,
+                        env,
+                    )
+                    res.update(method=method, quantity=q, k=k)
+                    if eigs is not None and "error" not in res and "skipped" not in res:
+                        _errors(row, res, eigs, k)
+                    for key in ("nodes", "weights", "grid", "density"):
+                        res.pop(key, None)
+                    row["results"].append(res)
+                    _print_result(row, res)
+            rows.append(row)
+    _print_targets(rows, args)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
     return 0
+
+
+def _print_result(row, res):
+    head = f"h = {row['width']:3d}, P = {row['P']:6,}: {res['method']:10s} {res['quantity']:7s}"
+    if "error" in res or "skipped" in res:
+        print(f"{head} {res.get('error') or res.get('skipped')}", flush=True)
+        return
+    k = f" k={res['k']}" if res["quantity"] != "density" else ""
+    conv = f", {res['converged']}/{res['k']} converged" if "converged" in res else ""
+    err = f", max err/‖H‖ {res['max_err_over_norm']:.1e}" if "max_err_over_norm" in res else ""
+    err += f", L1 to exact {res['l1_to_exact']:.3f}" if "l1_to_exact" in res else ""
+    dense = f" (dense route: {row['dense_seconds']:.1f} s)" if "dense_seconds" in row else ""
+    print(
+        f"{head}{k}: {res['seconds']:7.1f} s, {res['products']:5d} products, peak RSS "
+        f"{res['peak_rss_mib']:.0f} MiB (+{res['rss_growth_mib']:.0f}){conv}{err}{dense}",
+        flush=True,
+    )
+
+
+def _find(row, method, quantity, k=None):
+    for r in row["results"]:
+        if r["method"] == method and r["quantity"] == quantity and "seconds" in r and k in (None, r["k"]):
+            return r
+    return None
+
+
+def _print_targets(rows, args):
+    print("\nTargets of issue 13 (ratios from this run):")
+    big = max(rows, key=lambda r: r["P"])
+    peer = _find(big, "curvlinops", "top")
+    ours = _find(big, "ours", "top", peer["k"]) if peer else None
+    if ours and peer:
+        note = "" if abs(big["P"] - 50_000) < 10_000 else " (not at P ≈ 50,000: add width 60 or 70)"
+        print(
+            f"- top-{peer['k']} at P = {big['P']:,}: curvlinops + eigsh / ours = "
+            f"{peer['seconds'] / ours['seconds']:.2f}x in time (target >= 2), "
+            f"{peer['products'] / ours['products']:.2f}x in products{note}"
+        )
+    widest = [r for r in rows if r["width"] == 70]
+    if widest:
+        t, d = _find(widest[0], "ours", "top", args.k), _find(widest[0], "ours", "density")
+        if t and d:
+            total, peak = t["seconds"] + d["seconds"], max(t["peak_rss_mib"], d["peak_rss_mib"])
+            print(
+                f"- 784-70-10 top-{t['k']} + density: {total:.1f} s / 120 s = {total / 120:.2f}, peak RSS "
+                f"{peak:.0f} MiB / 1024 MiB = {peak / 1024:.2f} (targets <= 1)"
+            )
+    small = [r for r in rows if r["P"] == 7960 and "dense_seconds" in r]
+    if small:
+        t = _find(small[0], "ours", "top", 20) or _find(small[0], "ours", "top")
+        if t and "max_err_over_norm" in t:
+            print(
+                f"- P = 7,960 top-{t['k']}: max error {t['max_err_over_norm']:.1e}·‖H‖ (target <= 1e-8); "
+                f"{t['seconds']:.1f} s against the dense route's {small[0]['dense_seconds']:.1f} s "
+                f"(ratio {small[0]['dense_seconds'] / t['seconds']:.1f}x)"
+            )
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ import os
 import numpy as np
 import pytest
 
-from hessian_spectra import cli, landscape, mlp, training
+from hessian_spectra import cli, landscape
 from hessian_spectra import data as hs_data
 from hessian_spectra.experiments import EXPERIMENTS, get_experiment, run, run_all, runner
 from hessian_spectra.experiments import e02_cluster_sweep as e02
 from hessian_spectra.experiments import e03_width_sweep as e03
 from hessian_spectra.experiments import e07_small_vs_large_batch as e07
-from hessian_spectra.objective import Objective
 
 
 def _context(exp, tmp_path, overrides, seed=0):

@@ -602,16 +602,29 @@ def test_train_user_errors_name_the_flag_and_exit_2(extra, fragment, tmp_path, m
             "--tol must be a finite number > 0",
         ),
         (
-            ["hessian", "bare.npz", "--out", "o.npz", "--top-k", "2", "--maxiter", "0"],
-            "--maxiter must be an integer ≥ 1",
+            ["hessian", "bare.npz", "--out", "o.npz", "--top-k", "2", "--maxiter", "-1"],
+            "--maxiter must be an integer ≥ 0",
         ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--bottom-k", "2", "--max-products", "0"],
+            "--max-products must be an integer ≥ 1",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--bottom-k", "17"],
+            "--bottom-k must be an integer from 1 to P - 1 = 16",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--density", "--eigensolver", "block"],
+            "--eigensolver sets the eigensolver of --top-k/--bottom-k",
+        ),
+        (["hessian", "bare.npz", "--out", "o.npz", "--matrix-free"], "--matrix-free chooses the route"),
         (
             ["hessian", "bare.npz", "--out", "o.npz", "--density", "--seed", "-1"],
             "--seed must be an integer ≥ 0",
         ),
         (
             ["hessian", "bare.npz", "--out", "o.npz", "--density", "--tol", "1e-3"],
-            "--tol sets the Lanczos runs of --top-k",
+            "--tol sets the eigensolver of --top-k/--bottom-k",
         ),
         (
             ["hessian", "bare.npz", "--out", "o.npz", "--seed", "3"],

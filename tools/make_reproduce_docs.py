@@ -13,7 +13,9 @@ Each block is rebuilt from ``docs/results/<mode>.json`` (a copy of the ``summary
   verdict);
 - ``time``: the wall time of every experiment in both modes and of the whole run;
 - ``numbers <ID>``: one experiment's checks (on how many seeds each holds) and values (median and
-  range over the seeds), both modes side by side.
+  range over the seeds), both modes side by side;
+- ``section <ID>``: the experiment's section, ``docs/reproduce/<ID>.md`` (written by hand), with its
+  line ``<!-- numbers -->`` replaced by its ``numbers <ID>`` table.
 
 Usage::
 
@@ -40,9 +42,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "reproduce.md")
 RESULTS = os.path.join(ROOT, "docs", "results")
 FIGURES = os.path.join(ROOT, "docs", "figures", "reproduce")
+SECTIONS = os.path.join(ROOT, "docs", "reproduce")
 MODES = ("quick", "full")
 
-BLOCK = re.compile(r"(<!-- begin generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)", re.S)
+BLOCK = re.compile(
+    r"(<!-- begin generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)", re.S
+)
 
 
 def _runner():
@@ -78,7 +83,15 @@ def verdicts_table(summary: dict) -> str:
     ]
     for r in summary["records"]:
         ours = runner.format_values(r.get("values", {}), runner.HEADLINE_VALUES) or r.get("ours", "")
-        cells = (r["id"], r["source"], r.get("data", ""), r["claim"], r["paper_number"], ours, f"**{r['verdict']}**")
+        cells = (
+            r["id"],
+            r["source"],
+            r.get("data", ""),
+            r["claim"],
+            r["paper_number"],
+            ours,
+            f"**{r['verdict']}**",
+        )
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     counts = {}
     for r in summary["records"]:
@@ -103,7 +116,9 @@ def time_table(summaries: dict) -> str:
         lines.append(f"| {i} | " + " | ".join(row) + " |")
     lines.append(
         "| all | "
-        + " | ".join(f"**{summaries[m]['seconds'] / 60:.1f} min** ({len(summaries[m]['seeds'])} seeds)" for m in modes)
+        + " | ".join(
+            f"**{summaries[m]['seconds'] / 60:.1f} min** ({len(summaries[m]['seeds'])} seeds)" for m in modes
+        )
         + " |"
     )
     return "\n".join(lines)
@@ -157,6 +172,14 @@ def render_block(name: str, summaries: dict) -> str:
         return time_table(summaries)
     if name.startswith("numbers "):
         return numbers_table(summaries, name.split()[1])
+    if name.startswith("section "):
+        exp_id = name.split()[1]
+        path = os.path.join(SECTIONS, f"{exp_id}.md")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read().rstrip("\n")
+        # links are relative to docs/reproduce/ in the section file, to docs/ in reproduce.md
+        text = text.replace("](../", "](")
+        return text.replace("<!-- numbers -->", numbers_table(summaries, exp_id))
     raise ValueError(f"unknown generated block {name!r}")
 
 
@@ -184,7 +207,9 @@ def copy_runs(quick_dir: str, full_dir: str) -> None:
                 continue
             for name in sorted(os.listdir(sub)):
                 if name.endswith(".png"):
-                    shutil.copyfile(os.path.join(sub, name), os.path.join(FIGURES, f"e{int(exp[1:]):02d}_{name}"))
+                    shutil.copyfile(
+                        os.path.join(sub, name), os.path.join(FIGURES, f"e{int(exp[1:]):02d}_{name}")
+                    )
 
 
 def main(argv=None) -> int:
@@ -199,7 +224,9 @@ def main(argv=None) -> int:
     new = render(text, load_summaries())
     if args.check:
         if new != text:
-            print("docs/reproduce.md is out of date: run python tools/make_reproduce_docs.py", file=sys.stderr)
+            print(
+                "docs/reproduce.md is out of date: run python tools/make_reproduce_docs.py", file=sys.stderr
+            )
             return 1
         return 0
     with open(DOC, "w", encoding="utf-8") as fh:

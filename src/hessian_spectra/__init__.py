@@ -4,7 +4,7 @@ A reference implementation, in NumPy/SciPy with autograd, of what is known about
 over-parametrized networks (Sagun et al. 2016, 2018; Papyan 2019, 2020; Ghorbani et al. 2019).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only copy: setup.cfg reads it (version = attr: hessian_spectra.__version__)
 
 from ._checks import DenseTooLargeError, NonFiniteResultError
 from .curvature import hessian_terms

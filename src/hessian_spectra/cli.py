@@ -491,21 +491,52 @@ def _add_hessian(sub) -> None:
         "--top-k",
         type=int,
         default=None,
-        help="matrix-free: the K largest and K smallest eigenvalues by Lanczos",
+        help="the K largest eigenvalues of H (the papers' top-k); by the dense route when it is faster "
+        "(see --matrix-free), else by Lanczos",
+    )
+    p.add_argument(
+        "--bottom-k",
+        type=int,
+        default=None,
+        help="the K smallest eigenvalues of H (may be given with --top-k); route as for --top-k",
     )
     p.add_argument(
         "--density",
         action="store_true",
-        help="matrix-free: spectral density by stochastic Lanczos quadrature",
+        help="spectral density of H: exact and smoothed on the dense route, stochastic Lanczos quadrature "
+        "on the matrix-free one",
+    )
+    p.add_argument(
+        "--matrix-free",
+        action="store_true",
+        help="with --top-k/--bottom-k/--density: use the matrix-free route even where the dense one is faster",
+    )
+    p.add_argument(
+        "--sigma2",
+        default="relative",
+        help="density kernel variance: 'relative' (sigma = 0.32%% of the spectral range), 'g19' "
+        "(Ghorbani et al.'s 1e-5 * max(1, range)) or a positive number",
+    )
+    p.add_argument(
+        "--eigensolver",
+        default=None,
+        choices=("lanczos", "block", "lobpcg", "arpack"),
+        help="matrix-free eigensolver (default: the library's, thick-restart Lanczos)",
     )
     p.add_argument(
         "--tol",
         type=float,
         default=None,
-        help="matrix-free: Lanczos tolerance, relative to ||H|| (default: the library's, 1e-5)",
+        help="matrix-free: residual tolerance relative to ||H|| (default: the library's, 1e-5)",
     )
     p.add_argument(
-        "--maxiter", type=int, default=None, help="matrix-free: maximal number of Lanczos restarts"
+        "--max-products",
+        type=int,
+        default=None,
+        help="matrix-free: budget of Hessian-vector products per eigensolver run (default: the library's, 5000)",
+    )
+    p.add_argument(
+        "--maxiter", type=int, default=None, help="matrix-free: maximal number of eigensolver restarts"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the matrix-free random vectors")
     p.set_defaults(func=cmd_hessian)
@@ -530,29 +561,47 @@ def _check_plot(args, matrix_free: bool) -> None:
 def _check_hessian_flags(args, objective: Objective, matrix_free: bool) -> None:
     """Refuse, before any work, flags that cannot work on this run or have no effect in this mode.
 
-    The matrix-free flags are parsed as plain numbers; their ranges are those the library's
-    Lanczos routines accept (``top_eigenvalues``: 1 ≤ K < P, ``tol`` > 0, ``maxiter`` ≥ 1, a seed
-    ≥ 0), checked here so that the line names the flag.
+    The eigensolver flags are parsed as plain numbers; the ranges checked here are those every
+    eigensolver of the library accepts (``extreme_eigenpairs``: 1 ≤ K < P, ``tol`` > 0,
+    ``max_products`` ≥ 1, ``maxiter`` ≥ 0, a seed ≥ 0), so that the line names the flag.
     """
     from . import spectrum
 
     P = objective.n_params
-    if not matrix_free and args.seed != 0:
-        raise UserError(
-            "--seed seeds the matrix-free random vectors: it has no effect without --top-k/--density"
-        )
-    for flag, value in (("--tol", args.tol), ("--maxiter", args.maxiter)):
-        if value is not None and args.top_k is None:
-            raise UserError(f"{flag} sets the Lanczos runs of --top-k: it has no effect without --top-k")
-    if args.top_k is not None and not 1 <= args.top_k < P:
-        raise UserError(
-            f"--top-k must be an integer from 1 to P - 1 = {P - 1} (Lanczos); got {args.top_k} "
-            "(for every eigenvalue, drop --top-k: the dense route computes them all)"
-        )
+    solver = args.top_k is not None or args.bottom_k is not None
+    if not matrix_free:
+        if args.seed != 0:
+            raise UserError(
+                "--seed seeds the matrix-free random vectors: it has no effect without "
+                "--top-k/--bottom-k/--density"
+            )
+        if args.matrix_free:
+            raise UserError(
+                "--matrix-free chooses the route of --top-k/--bottom-k/--density: it has no effect alone"
+            )
+    eigensolver_flags = (
+        ("--tol", args.tol),
+        ("--maxiter", args.maxiter),
+        ("--max-products", args.max_products),
+        ("--eigensolver", args.eigensolver),
+    )
+    for flag, value in eigensolver_flags:
+        if value is not None and not solver:
+            raise UserError(
+                f"{flag} sets the eigensolver of --top-k/--bottom-k: it has no effect without them"
+            )
+    for flag, k in (("--top-k", args.top_k), ("--bottom-k", args.bottom_k)):
+        if k is not None and not 1 <= k < P:
+            raise UserError(
+                f"{flag} must be an integer from 1 to P - 1 = {P - 1}; got {k} (for every eigenvalue, "
+                f"drop {flag}: the dense path computes them all)"
+            )
     if args.tol is not None and not (np.isfinite(args.tol) and args.tol > 0):
         raise UserError(f"--tol must be a finite number > 0; got {args.tol}")
-    if args.maxiter is not None and args.maxiter < 1:
-        raise UserError(f"--maxiter must be an integer ≥ 1; got {args.maxiter}")
+    if args.max_products is not None and args.max_products < 1:
+        raise UserError(f"--max-products must be an integer ≥ 1; got {args.max_products}")
+    if args.maxiter is not None and args.maxiter < 0:
+        raise UserError(f"--maxiter must be an integer ≥ 0; got {args.maxiter}")
     if args.seed < 0:
         raise UserError(f"--seed must be an integer ≥ 0; got {args.seed}")
     if not matrix_free and args.driver == spectrum.TWO_STAGE and not args.no_eigvals:
@@ -592,7 +641,7 @@ def cmd_hessian(args) -> int:
     from . import spectrum
     from .curvature import TERMS, curvature_matrices
 
-    matrix_free = args.top_k is not None or args.density
+    matrix_free = args.top_k is not None or args.bottom_k is not None or args.density
     if not os.path.lexists(args.run):
         raise UserError(f"RUN {args.run}: no such file")
     _check_outputs([("RUN", args.run)], {"--out": args.out, "--plot": args.plot})
@@ -606,7 +655,12 @@ def cmd_hessian(args) -> int:
     contract = _io.hessian_file_contract(objective, params)
     P = objective.n_params
     if matrix_free:
-        return _hessian_matrix_free(args, objective, params, contract)
+        from .curvature.lanczos import LanczosNoConvergenceError
+
+        try:
+            return _hessian_matrix_free(args, objective, params, contract)
+        except LanczosNoConvergenceError as exc:  # the budget or tolerance the flags set
+            raise UserError(f"--top-k/--bottom-k (--max-products, --tol): {exc}") from None
 
     terms = TERMS if args.decompose else ("H",)
     _check_dense_memory(args, objective, terms)
@@ -665,41 +719,145 @@ def _plot_spectra(path, out, terms, counts: dict, run_name) -> None:
     plots.save_figure(fig, path)
 
 
+#: Largest P at which ``hessian --top-k``, ``--bottom-k`` and ``--density`` take the dense route
+#: (fast engine + ``scipy.linalg.eigh``) rather than the matrix-free one: the largest P at which
+#: ``benchmarks/bench_routes.py`` found the dense route faster, or the matrix-free eigenvalues
+#: farther than tol·‖H‖ from the dense ones (784-h-10 ReLU networks, N = 1,000; docs/matrix-free.md,
+#: "Route choice"). Top-k: Lanczos was faster at every P measured (805-7,960), hence 0. Bottom-k:
+#: ``None``, the dense route whenever H fits, because the k smallest of a trained network reach its
+#: null space, whose copies a Krylov method misses (errors up to 8e-3·‖H‖ for k = 120 at P = 7,960).
+DENSE_ROUTE_MAX_P = {"top": 0, "bottom": None, "density": 1_600}
+
+
+def _choose_route(args, n_params: int) -> tuple[str, str]:
+    """The route of ``hessian --top-k/--bottom-k/--density`` and the reason, as one phrase."""
+    from ._checks import check_dense_fits, format_bytes
+
+    asked = [q for q, on in (("top", args.top_k), ("bottom", args.bottom_k), ("density", args.density)) if on]
+    if args.matrix_free:
+        return "matrix-free", "forced by --matrix-free"
+    try:
+        check_dense_fits(n_params, n_matrices=2)  # H and the copy eigh works on
+    except DenseTooLargeError:
+        return "matrix-free", f"a dense H would need {format_bytes(2 * 8 * n_params**2)} with eigh's copy"
+    if "bottom" in asked and DENSE_ROUTE_MAX_P["bottom"] is None:
+        return "dense", (
+            "--bottom-k: the smallest eigenvalues reach the null space, exact only on the dense route; "
+            "--matrix-free forces Lanczos"
+        )
+    limit = max(DENSE_ROUTE_MAX_P[q] or 0 for q in asked)
+    if n_params <= limit:
+        return "dense", (
+            f"P = {n_params:,} <= {limit:,}, the measured crossover below which it is faster; "
+            "--matrix-free forces Lanczos"
+        )
+    return "matrix-free", f"P = {n_params:,} > {limit:,}, the measured crossover above which it is faster"
+
+
+def _parse_sigma2(text):
+    """``--sigma2``: a rule name of ``lanczos.smoothing_variance`` or a positive number."""
+    from .curvature.lanczos import SIGMA2_RULES
+
+    if text in SIGMA2_RULES:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or not np.isfinite(value):
+        raise UserError(
+            f"--sigma2 must be one of {', '.join(SIGMA2_RULES)} or a positive number; got {text!r}"
+        )
+    return value
+
+
 def _hessian_matrix_free(args, objective, params, contract) -> int:
-    from .curvature import matrix_free
+    """``hessian --top-k/--bottom-k/--density``: by the dense or the matrix-free route (_choose_route)."""
+    import warnings
+
+    from . import spectrum
+    from .curvature import curvature_matrices, matrix_free
 
     if args.decompose or args.no_eigvals:
-        raise UserError("--decompose and --no-eigvals work on dense matrices; drop --top-k/--density")
-    out = dict(contract)
-    rng = np.random.default_rng(args.seed)
+        raise UserError(
+            "--decompose and --no-eigvals work on dense matrices; drop --top-k/--bottom-k/--density"
+        )
+    for flag, value in (("--top-k", args.top_k), ("--bottom-k", args.bottom_k)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} must be a positive integer; got {value}")
+    sigma2 = _parse_sigma2(args.sigma2)
+    P = objective.n_params
+    route, why = _choose_route(args, P)
+    print(f"route: {route} ({why})")
+    out = dict(contract, route=np.array(route))
     t0 = time.perf_counter()
-    if args.top_k is not None:
-        if args.top_k < 1:
-            raise UserError(f"--top-k must be a positive integer; got {args.top_k}")
+    summary = []
+    if route == "dense":
+        H = curvature_matrices(objective, params, ("H",), engine="fast")["H"]
+        eigs = spectrum.eigenvalues(H, args.driver)
+        del H
+        out["eigvals_H"] = eigs
+        if args.top_k is not None:
+            out["top_eigvals_H"] = eigs[::-1][: args.top_k].copy()
+        if args.bottom_k is not None:
+            out["bottom_eigvals_H"] = eigs[: args.bottom_k].copy()
+        if args.density:
+            weights = np.full((1, P), 1.0 / P)
+            out["density_grid"], out["density_H"] = matrix_free.density_from_nodes(
+                eigs[None, :], weights, sigma2=sigma2
+            )
+    else:
         opts = {"seed": args.seed}
-        if args.tol is not None:
-            opts["tol"] = args.tol
-        if args.maxiter is not None:
-            opts["maxiter"] = args.maxiter
-        top, info_top = matrix_free.top_eigenvalues(objective, params, args.top_k, which="largest", **opts)
-        bottom, info_bottom = matrix_free.top_eigenvalues(
-            objective, params, args.top_k, which="smallest", **opts
-        )
-        out["top_eigvals_H"], out["bottom_eigvals_H"] = top, bottom
-        out["n_products"] = np.int64(info_top["n_products"] + info_bottom["n_products"])
-        print(
-            f"top {args.top_k}: {top[0]:.4g} ... {top[-1]:.4g}; bottom: {bottom[0]:.4g} ... "
-            f"{bottom[-1]:.4g} ({int(out['n_products'])} Hessian-vector products)"
-        )
-    if args.density:
-        grid, density = matrix_free.spectral_density(objective, params, rng=rng)
-        out["density_grid"], out["density_H"] = grid, density
+        for name in ("tol", "maxiter", "max_products"):
+            if getattr(args, name) is not None:
+                opts[name] = getattr(args, name)
+        if args.eigensolver is not None:
+            opts["method"] = args.eigensolver
+        n_products = 0
+        for key, k, which in (("top", args.top_k, "largest"), ("bottom", args.bottom_k, "smallest")):
+            if k is None:
+                continue
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", matrix_free.LanczosBudgetWarning)
+                warnings.simplefilter("always", matrix_free.LanczosClusterWarning)
+                vals, info = matrix_free.top_eigenvalues(objective, params, k, which=which, **opts)
+            for w in caught:
+                if issubclass(
+                    w.category, (matrix_free.LanczosBudgetWarning, matrix_free.LanczosClusterWarning)
+                ):
+                    print(f"{PROG}: warning: --{key}-k: {w.message}", file=sys.stderr)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            out[f"{key}_eigvals_H"] = vals
+            out[f"{key}_residuals_H"] = info["residuals"]
+            out[f"{key}_error_bounds_H"] = info["error_bounds"]
+            out[f"{key}_converged_H"] = info["converged"]
+            n_products += info["n_products"]
+            summary.append(f"{info['n_converged']}/{k} converged")
+        if args.top_k is not None or args.bottom_k is not None:
+            out["n_products"] = np.int64(n_products)
+            summary.append(f"{n_products} Hessian-vector products")
+        if args.density:
+            grid, density = matrix_free.spectral_density(objective, params, rng=args.seed, sigma2=sigma2)
+            out["density_grid"], out["density_H"] = grid, density
+    parts = []
+    if "top_eigvals_H" in out:
+        t = out["top_eigvals_H"]
+        parts.append(f"top {t.size}: {t[0]:.4g} ... {t[-1]:.4g}")
+    if "bottom_eigvals_H" in out:
+        b = out["bottom_eigvals_H"]
+        parts.append(f"bottom {b.size}: {b[0]:.4g} ... {b[-1]:.4g}")
+    if parts:
+        print("; ".join(parts) + (f" ({', '.join(summary)})" if summary else ""))
     _io.save_npz(args.out, **out)
-    print(f"P = {objective.n_params}: matrix-free in {time.perf_counter() - t0:.1f} s -> {args.out}")
+    print(f"P = {P}: {route} route in {time.perf_counter() - t0:.1f} s -> {args.out}")
     if args.plot and args.density:
         from . import plots
 
-        fig = plots.density_figure(out["density_grid"], out["density_H"], title=f"SLQ density, {args.run}")
+        label = "exact, smoothed" if route == "dense" else "SLQ"
+        fig = plots.density_figure(
+            out["density_grid"], out["density_H"], title=f"{label} density, {args.run}"
+        )
         plots.save_figure(fig, args.plot)
     return 0
 

@@ -34,9 +34,11 @@ from .. import mlp
 from .._checks import check_choice, check_positive_int
 from ..objective import Objective, check_objective
 from .lanczos import (
-    DEFAULT_MAXITER,
+    DEFAULT_EIGENSOLVER,
     DEFAULT_TOL,
     CountingOperator,
+    LanczosBudgetWarning,
+    LanczosClusterWarning,
     LanczosNoConvergenceError,
     density_from_nodes,
     extreme_eigenpairs,
@@ -51,6 +53,8 @@ from .terms import TERMS
 __all__ = [
     "CurvatureOperator",
     "CountingOperator",
+    "LanczosBudgetWarning",
+    "LanczosClusterWarning",
     "LanczosNoConvergenceError",
     "curvature_operator",
     "density_from_nodes",
@@ -210,23 +214,40 @@ def top_eigenvalues(
     tol: float = DEFAULT_TOL,
     seed=0,
     ncv: int | None = None,
-    maxiter: int = DEFAULT_MAXITER,
+    maxiter: int | None = None,
+    method: str = DEFAULT_EIGENSOLVER,
+    block_size: int | None = None,
+    max_products: int | None = None,
 ):
     r"""The ``k`` largest (descending) or smallest (ascending) eigenvalues of H, G or R, matrix-free.
 
-    Implicitly restarted Lanczos (ARPACK via ``scipy.sparse.linalg.eigsh``) on the shifted operator
-    described in :func:`hessian_spectra.curvature.lanczos.extreme_eigenpairs`: each eigenvalue comes
-    with a residual below about ``2·tol·‖M‖`` (default ``tol = 1e-5``; isolated eigenvalues are
-    typically accurate to ~1e-12 relative). ``seed`` fixes the start vectors, so the result is
-    reproducible. At most ``maxiter`` ARPACK restarts, then
+    Runs :func:`hessian_spectra.curvature.lanczos.extreme_eigenpairs` on the operator of ``term``:
+    by default thick-restart Lanczos with full reorthogonalization (Wu & Simon, 2000), stopped when
+    every wanted Ritz pair has a residual :math:`\lVert Mq - \theta q\rVert \le \text{tol}\cdot
+    \lVert M\rVert` (default ``tol = 1e-5``), or when ``max_products`` products (default 5,000) or
+    ``maxiter`` restarts are spent. ``seed`` fixes the start vectors, so the result is reproducible.
+    If the budget runs out, the converged values and the others are returned, marked in
+    ``info["converged"]``, with a one-line
+    :class:`~hessian_spectra.curvature.lanczos.LanczosBudgetWarning`; if none converged,
     :class:`~hessian_spectra.curvature.lanczos.LanczosNoConvergenceError` (an ``ArithmeticError``).
 
-    Returns ``(eigvals, info)`` where ``info["n_products"]`` is the number of operator products
-    used (including the ``info["n_products_scale"]`` of the norm estimate), with ``shift``,
-    ``ncv``, ``tol`` and ``seconds``.
+    Returns ``(eigvals, info)``; ``info`` has ``n_products``, ``residuals`` (some eigenvalue lies
+    within each), ``error_bounds`` (the quadratic bound where a gap estimate allows),
+    ``converged``, ``n_converged``, ``norm_estimate``, ``method``, ``term`` and ``seconds``.
     """
     op = curvature_operator(objective, params, term)
-    vals, _, info = extreme_eigenpairs(op, k, which=which, tol=tol, seed=seed, ncv=ncv, maxiter=maxiter)
+    vals, _, info = extreme_eigenpairs(
+        op,
+        k,
+        which=which,
+        tol=tol,
+        seed=seed,
+        ncv=ncv,
+        maxiter=maxiter,
+        method=method,
+        block_size=block_size,
+        max_products=max_products,
+    )
     info["term"] = term
     return vals, info
 
@@ -246,9 +267,11 @@ def spectral_density(
     Estimates :math:`\phi_\sigma(t) = \frac1P\sum_j \mathcal N(t;\lambda_j,\sigma^2)` from
     ``n_vectors`` Rademacher probes and ``n_steps`` Lanczos steps each with full
     reorthogonalization (Ghorbani, Krishnan & Xiao, 2019): nodes and weights from :func:`slq`, the
-    density from :func:`density_from_nodes`. Defaults: 10 probes, 90 steps, G19's
-    :math:`\sigma^2 = 10^{-5}\max(1, \lambda_{\max}-\lambda_{\min})` and a 10,000-point grid over the
-    extreme nodes ± 5σ. Costs ``n_vectors · n_steps`` products and memory ``n_steps × P`` floats.
+    density from :func:`density_from_nodes`. Defaults: 10 probes, 90 steps, a kernel width
+    relative to the spectrum, :math:`\sigma = 0.32\%\,(\lambda_{\max}-\lambda_{\min})` of the extreme
+    nodes (``sigma2="g19"`` for G19's :math:`\sigma^2 = 10^{-5}\max(1, \lambda_{\max}-\lambda_{\min})`,
+    or a number), and a 10,000-point grid over the extreme nodes ± 5σ. Costs ``n_vectors · n_steps``
+    products and memory ``n_steps × P`` floats.
 
     Returns ``(grid, density)``.
     """
