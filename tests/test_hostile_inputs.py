@@ -651,6 +651,18 @@ def test_hessian_and_reproduce_user_errors_name_the_flag_and_exit_2(
     assert not (tmp_path / "o.npz").exists()
 
 
+def test_an_eigensolver_that_converges_nothing_is_one_line(tmp_path, capsys):
+    """The command line: a --max-products budget too small for any eigenvalue to converge (one
+    Hessian-vector product for the top 2 by Lanczos) ends in one line naming --max-products and
+    --tol, exit 2, and no output file."""
+    run, out = tmp_path / "run.npz", tmp_path / "o.npz"
+    _write_run(run)
+    argv = ["hessian", str(run), "--out", str(out), "--top-k", "2", "--matrix-free", "--max-products", "1"]
+    assert cli.main(argv) == 2
+    _one_line_error(capsys, "--max-products, --tol", "none of the 2 largest eigenvalues converged")
+    assert not out.exists()
+
+
 def test_hessian_refuses_what_this_run_or_machine_cannot_do(tmp_path, monkeypatch, capsys, no_work):
     """The command line: --decompose on a one-class run (the class-mean split needs two classes)
     and --driver evd_2stage where no bundled OpenBLAS provides it are refused before any work,
