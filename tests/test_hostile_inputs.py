@@ -593,6 +593,7 @@ def test_train_user_errors_name_the_flag_and_exit_2(extra, fragment, tmp_path, m
         (["hessian", "bare.npz", "--out", "o.npz", "--plot", "s"], "s has no extension"),
         (["hessian", "bare.npz", "--out", "o.npz", "--no-eigvals", "--plot", "s.png"], "--no-eigvals skips"),
         (["hessian", "bare.npz", "--out", "o.npz", "--top-k", "2", "--plot", "s.png"], "add --density"),
+        (["hessian", "bare.npz", "--out", "o.npz", "--bottom-k", "2", "--plot", "s.png"], "add --density"),
         (
             ["hessian", "bare.npz", "--out", "o.npz", "--top-k", "17"],
             "--top-k must be an integer from 1 to P - 1 = 16",
