@@ -121,6 +121,14 @@ def no_work(monkeypatch):
 TRAIN = ["train", "--samples", "30", "--dim", "3", "--classes", "3", "--hidden", "4", "--steps", "3"]
 
 
+def _status(argv) -> int:
+    """The exit status of ``cli.main(argv)``, whether returned or raised by argparse (SystemExit)."""
+    try:
+        return cli.main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
 def _cli(*argv) -> subprocess.CompletedProcess:
     """Run the real command line in a fresh interpreter."""
     return subprocess.run(
@@ -577,7 +585,7 @@ def test_train_user_errors_name_the_flag_and_exit_2(extra, fragment, tmp_path, m
     chosen data set or optimizer, and sizes beyond memory are each refused before any work with
     one line naming the flag (never the library's argument name) and exit 2."""
     monkeypatch.chdir(tmp_path)
-    assert cli.main([*TRAIN_BASE, *extra]) == 2
+    assert _status([*TRAIN_BASE, *extra]) == 2
     _one_line_error(capsys, fragment)
     assert not (tmp_path / "r.npz").exists()
 
@@ -647,7 +655,7 @@ def test_hessian_and_reproduce_user_errors_name_the_flag_and_exit_2(
     with exit 2."""
     monkeypatch.chdir(tmp_path)
     _write_run("bare.npz", params_init=None)
-    assert cli.main(argv) == 2
+    assert _status(argv) == 2
     _one_line_error(capsys, fragment)
     assert not (tmp_path / "o.npz").exists()
 

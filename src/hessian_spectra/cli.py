@@ -926,12 +926,12 @@ def _silence_stdout() -> None:
 
 
 def main(argv=None) -> int:
-    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a malformed flag (one line, status 2)
-        return int(exc.code or 0)
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return the exit status.
+
+    As with argparse everywhere, ``--help``, ``--version`` and a malformed flag (one line, status
+    2) end in ``SystemExit`` raised by the parser.
+    """
+    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
