@@ -259,3 +259,19 @@ def test_bad_solver_arguments():
         lz.extreme_eigenpairs(op, 3, max_products=0)
     with pytest.raises(ValueError, match="block_size"):
         lz.extreme_eigenpairs(op, 3, method="lobpcg", block_size=2)
+
+
+@pytest.mark.parametrize("method", ["lanczos", "block", "lobpcg", "arpack"])
+def test_largest_k_is_what_each_solver_accepts(method):
+    """lanczos.largest_k(P, method) is the largest k the solver takes on a P×P operator: k = limit
+    runs (or at least passes the argument checks), k = limit + 1 is refused with a ValueError."""
+    rng = np.random.default_rng(0)
+    P = 30
+    Q, _ = np.linalg.qr(rng.standard_normal((P, P)))
+    A = (Q * np.linspace(1.0, 2.0, P)) @ Q.T
+    limit = lz.largest_k(P, method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lz.extreme_eigenpairs(A, limit, method=method, max_products=20_000)
+    with pytest.raises(ValueError):
+        lz.extreme_eigenpairs(A, limit + 1, method=method)

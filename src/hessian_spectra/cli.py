@@ -596,6 +596,15 @@ def _check_hessian_flags(args, objective: Objective, matrix_free: bool) -> None:
                 f"{flag} must be an integer from 1 to P - 1 = {P - 1}; got {k} (for every eigenvalue, "
                 f"drop {flag}: the dense path computes them all)"
             )
+        if k is not None and args.eigensolver is not None:
+            from .curvature.lanczos import largest_k
+
+            limit = largest_k(P, args.eigensolver)
+            if k > limit:
+                raise UserError(
+                    f"{flag} {k} is more than --eigensolver {args.eigensolver} computes at P = {P}: at most "
+                    f"{limit}; ask for fewer or use another --eigensolver"
+                )
     if args.tol is not None and not (np.isfinite(args.tol) and args.tol > 0):
         raise UserError(f"--tol must be a finite number > 0; got {args.tol}")
     if args.max_products is not None and args.max_products < 1:

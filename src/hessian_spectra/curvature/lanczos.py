@@ -846,6 +846,26 @@ def arpack_eigenpairs(
     return vals, (vecs if return_eigenvectors else None), info
 
 
+def largest_k(P: int, method: str = "lanczos", block_size: int | None = None) -> int:
+    """The largest number of extreme eigenpairs ``method`` computes of a P×P operator.
+
+    The limits the solvers check: Lanczos ``k + 2 ≤ P`` (a basis of at least k + 1 vectors plus
+    the next one), block Lanczos ``k + 2·block_size ≤ P``, LOBPCG ``3k ≤ P`` (its block, the residuals
+    and the search directions), ARPACK ``k < P``. The command line calls this before any work so
+    that its message names the flag.
+    """
+    P = check_positive_int("P", P)
+    check_choice("method", method, EIGENSOLVERS)
+    if method == "lanczos":
+        return P - 2
+    if method == "block":
+        b = DEFAULT_BLOCK_SIZE if block_size is None else check_positive_int("block_size", block_size)
+        return P - 2 * b
+    if method == "lobpcg":
+        return P // 3
+    return P - 1
+
+
 def extreme_eigenpairs(
     op,
     k: int,
