@@ -646,7 +646,7 @@ def test_train_user_errors_name_the_flag_and_exit_2(extra, fragment, tmp_path, m
                 "--out",
                 "o.npz",
                 "--top-k",
-                "20",
+                "6",
                 "--matrix-free",
                 "--eigensolver",
                 "lobpcg",
