@@ -5,6 +5,8 @@ import pytest
 
 from hessian_spectra import spectrum
 
+from .cases import Case, build
+
 
 def _planted(rng, outliers, n_bulk=300, bulk_scale=1e-3):
     """A symmetric matrix with known eigenvalues: `outliers` plus a bulk in [0, bulk_scale]."""
@@ -57,15 +59,8 @@ def test_two_stage_agrees_with_scipy_on_a_hessian():
     """On an exact Hessian (P = 87, a trained tanh network) the two-stage eigenvalues equal
     scipy's evd ones to 1e-12 of the largest."""
     import hessian_spectra as hs
-    from hessian_spectra import mlp
 
-    rng = np.random.default_rng(0)
-    obj = hs.Objective(
-        rng.standard_normal((40, 5)), rng.integers(0, 3, 40), (5, 8, 3, 3), "tanh", "cross_entropy"
-    )
-    w = hs.train(
-        obj, mlp.init_params(obj.layer_sizes, "normal", seed=0, scale=0.5), lr=0.1, steps=50, progress=False
-    ).params
+    obj, w = build(Case((5, 8, 3, 3), n_samples=40, labels="uniform", train_steps=50, lr=0.1))
     H = hs.hessian_terms(obj.X, obj.y, w, obj.layer_sizes, obj.activation, obj.loss, ("H",))["H"]
     ref = spectrum.eigenvalues(H, "evd")
     np.testing.assert_allclose(
