@@ -116,7 +116,11 @@ def report(workdir: pathlib.Path, show_diffs: bool = True) -> dict:
     if show_diffs:
         for name in survivors:
             out = subprocess.run(["mutmut", "show", name], cwd=workdir, capture_output=True, text=True)
-            print(f"--- {name}\n{out.stdout}")
+            changed = [
+                line for line in out.stdout.splitlines()
+                if line[:1] in "-+" and not line.startswith(("---", "+++"))
+            ]  # fmt: skip
+            print(f"{name.split('.')[-1]}:  " + "  |  ".join(line.strip() for line in changed))
     return {"counts": dict(counts), "survivors": survivors}
 
 
