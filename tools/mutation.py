@@ -13,6 +13,8 @@ Usage (from the repository root, in the project's venv with ``pip install mutmut
     python tools/mutation.py fast --sample 80     # 80 mutants drawn at random (seed 0) from fast.py
     python tools/mutation.py --list               # the module table
     python tools/mutation.py data --report        # the score of the last run, and the survivors' diffs
+    python tools/mutation.py data --survivors-of /tmp/hessian-spectra-mutation/data --workdir /tmp/after
+                                                  # the survivors of a kept run, against today's tests
 
 See tools/mutation.md for the scores of the last full run and what was done about the survivors.
 """
@@ -112,7 +114,10 @@ def report(workdir: pathlib.Path, show_diffs: bool = True) -> dict:
                 survivors.append(name)
     tried = sum(counts.values())
     killed = counts.get("killed", 0)
-    print(f"{workdir.name}: {killed}/{tried} killed; " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print(
+        f"{workdir.name}: {killed}/{tried} killed; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
     if show_diffs:
         for name in survivors:
             out = subprocess.run(["mutmut", "show", name], cwd=workdir, capture_output=True, text=True)
@@ -125,11 +130,17 @@ def report(workdir: pathlib.Path, show_diffs: bool = True) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("module", nargs="?", choices=sorted(MODULES))
     parser.add_argument("--sample", type=int, default=None, help="run this many mutants drawn at random")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (numpy Generator)")
     parser.add_argument("--workdir", type=pathlib.Path, default=None)
+    parser.add_argument(
+        "--survivors-of", type=pathlib.Path, default=None, metavar="DIR",
+        help="run only the mutants that survived (or had no test) in the run kept in DIR",
+    )  # fmt: skip
     parser.add_argument("--report", action="store_true", help="only report the last run")
     parser.add_argument("--list", action="store_true", help="print the module table")
     args = parser.parse_args(argv)
@@ -145,7 +156,10 @@ def main(argv=None) -> int:
     _copy_repository(workdir)
     _configure(workdir, files, tests)
     names = []
-    if args.sample is not None:
+    if args.survivors_of is not None:
+        names = report(args.survivors_of, show_diffs=False)["survivors"]
+        print(f"{args.module}: re-running the {len(names)} survivors of {args.survivors_of}", flush=True)
+    elif args.sample is not None:
         import numpy as np
 
         every = _generate(workdir)
