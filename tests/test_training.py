@@ -102,6 +102,13 @@ def test_bad_arguments(problem):
         train(obj, w0, "sgd", batch_size=1000, progress=False)
     with pytest.raises(ValueError, match="lr must be"):
         train(obj, w0, lr=-1, progress=False)
+    for kwargs, name in (
+        ({"steps": -1}, "steps"),
+        ({"record_every": 0}, "record_every"),
+        ({"grad_tol": 0}, "grad_tol"),
+    ):
+        with pytest.raises(ValueError, match=f"^{name} must be"):
+            train(obj, w0, progress=False, **kwargs)
 
 
 def _batches_seen(res, n):
@@ -182,10 +189,10 @@ def test_a_finite_loss_growing_past_the_divergence_limit_stops_training():
     first = next(t for t, L in enumerate(losses) if L > 100 * max(losses[0], 1.0))
     # a limit of 100·L(w_0) = 50 would stop a step earlier, one of 200 (max(L0, 2)) a step later
     assert losses[first - 1] > 50 and losses[first] < 200, losses
-    with pytest.raises(
-        TrainingDivergedError, match=rf"at step {first}: the loss is .*more than 100.*from 0.5 at"
-    ):
-        train(obj, w0, lr=lr, steps=200, progress=False)
+    pattern = rf"at step {first}: the loss is .*more than 100.*from 0.5 at"
+    for record_every in (1, 500):  # checked at the records and, between them, before every update
+        with pytest.raises(TrainingDivergedError, match=pattern):
+            train(obj, w0, lr=lr, steps=200, record_every=record_every, progress=False)
     # SGD between records (here only at steps 0 and 200): the minibatch loss is checked at every step
     with pytest.raises(TrainingDivergedError, match=rf"at step {first}: the minibatch loss is"):
         train(
@@ -220,9 +227,17 @@ def test_history_is_recorded_every_k_steps_and_at_the_end(problem):
         np.testing.assert_allclose(res.history["grad_norm"][k], np.linalg.norm(obj.gradient(w)), rtol=1e-12)
         assert res.history["accuracy"][k] == obj.accuracy(w)
     np.testing.assert_allclose(res.params, iterates[-1], rtol=1e-12)
-    assert res.steps_run == 10 and not res.converged
+    assert res.steps_run == 10 and res.converged is False
     default = train(obj, w0, lr=0.3, steps=1000, progress=False)  # about 200 records: every 5 steps
     np.testing.assert_array_equal(default.history["step"], np.arange(0, 1001, 5))
+    short = train(obj, w0, lr=0.3, steps=10, snapshot_steps=(2,), progress=False)  # < 200 steps: all
+    np.testing.assert_array_equal(short.history["step"], np.arange(11))
+    assert list(short.snapshots) == [2]  # only the steps asked for
+    np.testing.assert_allclose(short.snapshots[2], iterates[2], rtol=1e-12)
+    none = train(obj, w0, lr=0.3, steps=0, progress=False)  # no update: the start, recorded once
+    np.testing.assert_array_equal(none.params, w0)
+    np.testing.assert_array_equal(none.history["step"], [0])
+    assert none.steps_run == 0
 
 
 def test_minibatches_shuffle_by_default_and_name_bad_arguments():
