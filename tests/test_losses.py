@@ -119,6 +119,8 @@ def test_every_method_acts_per_network_on_stacked_logits(loss, rng):
             np.testing.assert_allclose(stacked[key][k], expected, rtol=1e-12, atol=1e-14, err_msg=key)
         S = stacked["factor"][k]
         np.testing.assert_allclose(S @ np.swapaxes(S, -1, -2), one["hessian"], rtol=1e-12, atol=1e-14)
+        # the generic A = S Sᵀ on one network's (N, C) logits too
+        np.testing.assert_allclose(losses.Loss.hessian(L, Z[k], y), one["hessian"], rtol=1e-12, atol=1e-14)
 
 
 def test_softmax_is_stable_row_by_row():
