@@ -119,3 +119,38 @@ def test_hessian_terms_bad_inputs(rng):
     wn[0] = np.inf
     with pytest.raises(ValueError, match="params contains 1 non-finite"):
         hs.hessian_terms(X, y, wn, sizes)
+
+
+def test_dense_guard_counts_the_matrices_each_route_holds(monkeypatch):
+    """With the available memory pinned (monkeypatched), reference.hessian needs room for 2 P×P
+    matrices (autograd's and the result) and hessian_terms for one per requested term plus one: a
+    request that fits runs, one matrix more is refused, at 80 % of the available memory."""
+    from hessian_spectra import _checks
+    from hessian_spectra.curvature import curvature_matrices
+
+    obj, w = build(_case())
+    one = 8 * obj.n_params**2  # bytes of one dense matrix
+    for n_fit, call in (
+        (2, lambda: reference.hessian(obj, w)),
+        (2, lambda: curvature_matrices(obj, w, ("H",))),
+        (3, lambda: curvature_matrices(obj, w, ("H", "G"))),
+    ):
+        monkeypatch.setattr(_checks, "available_memory_bytes", lambda n=n_fit: int(n * one / 0.8) + 8)
+        call()  # exactly n_fit matrices fit
+        monkeypatch.setattr(_checks, "available_memory_bytes", lambda n=n_fit: int(n * one / 0.8) - 8)
+        with pytest.raises(DenseTooLargeError):
+            call()
+
+
+def test_curvature_matrices_defaults_and_a_single_term_name():
+    """curvature_matrices(objective, params) is H by the reference engine (autograd's Hessian), and a
+    single term may be named by a string: terms="G" returns {"G": ...}."""
+    from hessian_spectra.curvature import curvature_matrices, decomposition
+
+    obj, w = build(_case())
+    out = curvature_matrices(obj, w)
+    assert list(out) == ["H"]
+    np.testing.assert_array_equal(out["H"], reference.hessian(obj, w))
+    g = curvature_matrices(obj, w, "G")
+    assert list(g) == ["G"]
+    assert_close(g["G"], decomposition.gauss_newton_linearized(obj, w), rtol=1e-10, what="G, one name")

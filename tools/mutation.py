@@ -42,7 +42,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "landscape": ([f"{PKG}/landscape.py"], ["tests/test_landscape.py"]),
     "reference": (
         [f"{PKG}/curvature/reference.py", f"{PKG}/curvature/terms.py", f"{PKG}/curvature/__init__.py"],
-        ["tests/test_hessian_reference.py", "tests/test_fast.py"],
+        ["tests/test_hessian_reference.py", "tests/test_fast.py", "tests/test_decomposition.py"],
     ),
     "decomposition": ([f"{PKG}/curvature/decomposition.py"], ["tests/test_decomposition.py"]),
     "papyan": ([f"{PKG}/curvature/papyan.py"], ["tests/test_papyan.py"]),
