@@ -230,3 +230,16 @@ def test_a_stack_of_parameter_vectors_is_a_stack_of_networks(rng):
         np.testing.assert_allclose(
             per_sample[i], mlp.forward(rows[i], X[i : i + 1], sizes, "tanh")[0], rtol=1e-14
         )
+
+
+def test_activation_by_callable_and_the_relu_default(rng):
+    """forward takes an elementwise callable as the activation (e.g. autograd's tanh) with the same
+    logits as the registered name, and forward / forward_pass default to relu."""
+    sizes = (3, 4, 2)
+    X = rng.standard_normal((5, 3))
+    w = rng.standard_normal(mlp.n_params(sizes))
+    np.testing.assert_array_equal(mlp.forward(w, X, sizes, anp.tanh), mlp.forward(w, X, sizes, "tanh"))
+    (W1, b1), (W2, b2) = mlp.unflatten(w, sizes)
+    relu = np.maximum(X @ W1 + b1, 0) @ W2 + b2
+    np.testing.assert_allclose(mlp.forward(w, X, sizes), relu, rtol=1e-14)
+    np.testing.assert_allclose(mlp.forward_pass(w, X, sizes).logits, relu, rtol=1e-14)
