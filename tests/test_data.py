@@ -450,3 +450,63 @@ def test_a_new_users_mnist_command_works(tmp_path):
         assert f["X"].shape == (1000, 784) and list(f["layer_sizes"]) == [784, 10, 10]
         np.testing.assert_array_equal(np.bincount(f["y"], minlength=10), np.full(10, 100))
         assert json.loads(str(f["config"]))["mnist_dir"] is None
+
+
+def test_mnist_finds_gzipped_idx_files_under_either_name(tmp_path, rng):
+    """The IDX files may be gzip-compressed and named 'train-images.idx3-ubyte' (a dot for the dash), as
+    some mirrors ship them; images and labels that disagree in number are refused naming the folder."""
+    images = rng.integers(0, 256, size=(12, 28, 28)).astype(np.uint8)
+    labels = (np.arange(12) % 3).astype(np.uint8)
+    for name, arr in (("train-images.idx3-ubyte", images), ("train-labels.idx1-ubyte", labels)):
+        data.write_idx(tmp_path / name, arr)
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+        (tmp_path / name).unlink()
+    ds = data.mnist(tmp_path, n_samples=9, n_test=3, seed=0)
+    assert ds.X.shape == (9, 784) and ds.n_classes == 3
+    np.testing.assert_array_equal(np.bincount(ds.y, minlength=3), [3, 3, 3])
+    flat = images.reshape(12, -1) / 255.0
+    for row, label in zip(ds.X, ds.y, strict=True):
+        (i,) = np.flatnonzero((flat == row).all(1))
+        assert labels[i] == label
+    data.write_idx(tmp_path / "train-labels-idx1-ubyte", labels[:10])  # found first: 10 labels, 12 images
+    with pytest.raises(ValueError, match="disagree"):
+        data.mnist(tmp_path, n_samples=5)
+
+
+def test_idx_header_shorter_than_its_dimensions_is_refused(tmp_path):
+    """A header that declares 3 dimensions but stops after one is 'truncated IDX header'."""
+    bad = tmp_path / "short"
+    bad.write_bytes(bytes([0, 0, 0x08, 0x03, 0, 0, 0, 2]))
+    with pytest.raises(ValueError, match="truncated IDX header"):
+        data.read_idx(bad)
+
+
+def test_digits_subset_sizes_and_limits():
+    """digits: n_samples=None takes every image not held out (1,797 − n_test), and more than 1,797
+    images in all is NotEnoughExamplesError."""
+    pytest.importorskip("sklearn")
+    ds = data.digits(n_samples=None, n_test=97, seed=0)
+    assert ds.X.shape == (1700, 64) and ds.X_test.shape == (97, 64)
+    with pytest.raises(data.NotEnoughExamplesError, match="1798 exceeds the 1797"):
+        data.digits(n_samples=1700, n_test=98)
+
+
+def test_generators_hold_out_test_points_from_the_same_law():
+    """two_blobs and random_inputs split off n_test points: sizes add up, and the held-out points
+    follow the same law (two_blobs: both classes near (1, 1) and (−1, −1); random_inputs: N(0, 1))."""
+    ds = data.two_blobs(n_samples=300, std=0.2, n_test=100, seed=1)
+    assert ds.X.shape == (300, 2) and ds.X_test.shape == (100, 2) and ds.y_test.shape == (100,)
+    for c, centre in ((0, [1, 1]), (1, [-1, -1])):
+        np.testing.assert_allclose(ds.X_test[ds.y_test == c].mean(0), centre, atol=0.1)
+    ds = data.random_inputs(n_samples=200, dim=3, n_classes=4, n_test=2000, seed=2)
+    assert ds.X.shape == (200, 3) and ds.X_test.shape == (2000, 3) and set(ds.y_test) <= {0, 1, 2, 3}
+    assert abs(ds.X_test.std() - 1) < 0.05 and ds.n_classes == 4
+
+
+def test_blobs_centres_lie_in_the_centre_box():
+    """With center_box = (2, 3) every centre coordinate lies in [2, 3]; a box with low ≥ high is refused."""
+    ds = data.blobs(n_samples=50, n_clusters=5, dim=4, center_box=(2.0, 3.0), standardize=None, seed=0)
+    c = ds.info["centers"]
+    assert c.shape == (5, 4) and c.min() >= 2 and c.max() <= 3
+    with pytest.raises(ValueError, match="center_box"):
+        data.blobs(center_box=(1.0, 1.0))
