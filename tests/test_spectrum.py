@@ -134,3 +134,38 @@ def test_bad_inputs():
         spectrum.eigenvalues(np.eye(2), driver="qr")
     with pytest.raises(ValueError, match="n_outliers"):
         spectrum.bulk_edge(np.ones(3), 3)
+
+
+def test_negative_stats_with_an_explicit_tolerance_and_a_small_top():
+    """An explicit tol replaces the round-off tolerance (only λ < −tol count), and ratio_to_top is
+    |most negative| / λ_max whatever the size of λ_max (here 0.5); a 2-d input is refused."""
+    w = np.array([-0.3, -0.1, -0.05, 0.2, 0.5])
+    s = spectrum.negative_stats(w, tol=0.08)
+    assert s["count"] == 2 and s["fraction"] == 0.4 and np.isclose(s["sum"], -0.4)
+    assert np.isclose(s["ratio_to_top"], 0.6)
+    assert spectrum.negative_stats(w)["count"] == 3
+    with pytest.raises(ValueError, match="eigvals must be a 1-d array"):
+        spectrum.negative_stats(w[None, :])
+
+
+def test_outlier_rules_respect_the_window_and_summarize_the_threshold():
+    """The ratio rule looks only at the top `window` eigenvalues: over the top 5 of (10, 9, 8, 7, 6,
+    0.01, ...) the largest ratio is 7/6 (count 4), over all of them 6/0.01 (count 5). summarize with a
+    threshold counts the eigenvalues above it and reports it, its min and max; a window below 2, a
+    negative n_outliers or a 2-d spectrum is refused naming the argument; one eigenvalue is one outlier
+    by the gap rule."""
+    w = np.concatenate([[10.0, 9.0, 8.0, 7.0, 6.0], np.linspace(0.01, 0.009, 20)])
+    assert spectrum.outlier_count_ratio(w) == 5
+    assert spectrum.outlier_counts(w, window=5)["ratio"] == 4
+    s = spectrum.summarize(w, threshold=7.5)
+    assert s["outliers"]["elbow"] == 3 and s["elbow_threshold"] == 7.5
+    assert s["min"] == 0.009 and s["max"] == 10.0 and s["bulk_edge"] == 7.0
+    with pytest.raises(ValueError, match="^window must be"):
+        spectrum.outlier_count_gap(w, window=1)
+    assert spectrum.outlier_count_gap(w, window=2) == 1
+    with pytest.raises(ValueError, match="^n_outliers must be"):
+        spectrum.bulk_edge(w, -1)
+    for fn in (spectrum.count_zero, spectrum.bulk_edge, spectrum.outlier_count_gap):
+        with pytest.raises(ValueError, match="^eigvals must be a 1-d array"):
+            fn(w[None, :], *([1] if fn is spectrum.bulk_edge else []))
+    assert spectrum.outlier_count_gap([3.0]) == 1

@@ -33,7 +33,12 @@ PKG = "src/hessian_spectra"
 
 #: module -> (files to mutate, test files that exercise them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
-    "data": ([f"{PKG}/data.py"], ["tests/test_data.py"]),
+    # the CLI subprocess of test_a_new_users_mnist_command_works cannot load a mutant (mutmut's
+    # trampolines need its configuration in the working directory): left out here
+    "data": (
+        [f"{PKG}/data.py"],
+        ["tests/test_data.py", "--deselect", "tests/test_data.py::test_a_new_users_mnist_command_works"],
+    ),
     "mlp": ([f"{PKG}/mlp.py"], ["tests/test_mlp.py", "tests/test_decomposition.py"]),
     "losses": ([f"{PKG}/losses.py"], ["tests/test_losses.py", "tests/test_decomposition.py"]),
     "training": ([f"{PKG}/training.py"], ["tests/test_training.py"]),
