@@ -194,3 +194,24 @@ def test_trained_on_separated_clusters_top_outliers_are_g1_and_knock_out_removes
         assert top >= eig_H[k] * (1 - 1e-9)  # Weyl, up to round-off
         assert top <= 1.10 * eig_H[k], (method, top, eig_H[: k + 1])
         assert top <= 0.80 * eig_H[k - 1], (method, top, eig_H[: k + 1])
+
+
+def test_knock_out_and_outlier_comparison_contracts():
+    """knock_out refuses a matrix that is not 2-d, an unknown method (message starting with the
+    argument), and 'subtract_G1' on class means without the dense G1; outliers_vs_g1 returns the top k
+    eigenvalues (descending) next to G1's; a one-class network is refused by the split."""
+    ob, w = build(class_structured((4, 3, 5)))
+    dec = papyan.class_mean_decomposition(ob, w)
+    with pytest.raises(ValueError, match="^M must be a 2-d array"):
+        papyan.knock_out(np.ones(ob.n_params), dec)
+    with pytest.raises(ValueError, match="^method must be one of"):
+        papyan.knock_out(np.eye(ob.n_params), dec, method="zap")
+    with pytest.raises(ValueError, match="needs the dense G1"):
+        papyan.knock_out(np.eye(ob.n_params), papyan.class_means(ob, w))
+    cmp = papyan.outliers_vs_g1([0.1, 5.0, 3.0, 0.2], [2.0, 4.0])
+    np.testing.assert_array_equal(cmp["top"], [5.0, 3.0])
+    np.testing.assert_array_equal(cmp["G1"], [4.0, 2.0])
+    np.testing.assert_allclose(cmp["rel_diff"], [0.25, 0.5])
+    one_class = Objective(ob.X, np.zeros(ob.n_samples, int), (3, 5, 5, 1), "tanh", "cross_entropy")
+    with pytest.raises(ValueError, match="at least 2 classes; got C = 1"):
+        papyan.class_means(one_class, mlp.init_params((3, 5, 5, 1), seed=0))
