@@ -55,7 +55,9 @@ def test_logit_hessian_factor_squares_to_the_loss_hessian_in_logit_space(loss):
 
 
 def test_per_sample_loss_gradients_average_to_the_gradient():
-    """(1/N) Σ_i ∇ℓ_i equals ∇L from autograd's grad of the mean loss; each row is J_iᵀ r_i."""
+    """(1/N) Σ_i ∇ℓ_i equals ∇L from autograd's grad of the mean loss; each row is J_iᵀ r_i; with
+    other labels y′ the rows are the gradients of ℓ(f_i, y′_i) (autograd's Jacobian of the per-sample
+    losses), and labels of the wrong length are refused."""
     ob, w = build(layered("softplus"))
     g = D.per_sample_loss_gradients(ob, w)
     np.testing.assert_allclose(g.mean(axis=0), ob.gradient(w), rtol=1e-12, atol=1e-15)
@@ -64,6 +66,15 @@ def test_per_sample_loss_gradients_average_to_the_gradient():
     r = logit_gradient(ob.logits(w), ob.y, ob.loss)
     J = np.asarray(jacobian(ob.logits)(w))
     np.testing.assert_allclose(g, np.einsum("ncp,nc->np", J, r), rtol=1e-12, atol=1e-15)
+    # other labels: the rows are autograd's Jacobian of the per-sample losses with those labels
+    from hessian_spectra.losses import get_loss
+
+    y2 = (ob.y + 1) % ob.n_classes
+    per_sample = lambda v: get_loss(ob.loss).per_sample(ob.logits(v), y2)  # noqa: E731
+    expected = np.asarray(jacobian(per_sample)(w))
+    np.testing.assert_allclose(D.per_sample_loss_gradients(ob, w, y=y2), expected, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="y must have shape"):
+        D.per_sample_loss_gradients(ob, w, y=y2[:-1])
 
 
 # --------------------------------------------------------------------------------------------
