@@ -113,9 +113,13 @@ def test_gauss_newton_is_hessian_of_linearized_loss(activation, loss):
     assert_close(
         D.gauss_newton(ob, w, method="backprop"), G, rtol=EXACT, what="backprop-Jacobian G vs autograd G"
     )
-    assert_close(
-        D.gauss_newton(ob, w, chunk_size=5), G, rtol=EXACT, what="G accumulated over blocks of 5 samples"
-    )
+    for chunk_size in (1, 5):
+        assert_close(
+            D.gauss_newton(ob, w, chunk_size=chunk_size),
+            G,
+            rtol=EXACT,
+            what=f"G over blocks of {chunk_size} samples",
+        )
 
 
 def test_hessian_terms_reference_engine_returns_the_split():
