@@ -243,3 +243,21 @@ def test_activation_by_callable_and_the_relu_default(rng):
     relu = np.maximum(X @ W1 + b1, 0) @ W2 + b2
     np.testing.assert_allclose(mlp.forward(w, X, sizes), relu, rtol=1e-14)
     np.testing.assert_allclose(mlp.forward_pass(w, X, sizes).logits, relu, rtol=1e-14)
+
+
+def test_parameter_gradient_of_a_stack_of_networks(rng):
+    """forward_pass of a stack (K, P) of parameter vectors, with one cotangent per network (K, N, C),
+    gives the K gradients ∇_w Σ u_k·f(w_k), each equal to that network's own gradient alone (which the
+    test above checks against autograd). K = 2, N = 6 and the widths 3-5-4 all differ."""
+    sizes = (3, 5, 4)
+    X = rng.standard_normal((6, 3))
+    W = rng.standard_normal((2, mlp.n_params(sizes)))
+    U = rng.standard_normal((2, 6, 4))
+    fp = mlp.forward_pass(W, X, sizes, "tanh")
+    stacked = fp.parameter_gradient(fp.backward(U))
+    assert stacked.shape == (2, mlp.n_params(sizes))
+    for k in range(2):
+        one = mlp.forward_pass(W[k], X, sizes, "tanh")
+        np.testing.assert_allclose(
+            stacked[k], one.parameter_gradient(one.backward(U[k])), rtol=1e-13, atol=1e-14
+        )
