@@ -250,7 +250,8 @@ def test_idx_errors(tmp_path):
         data.read_idx(bad)
     data.write_idx(bad, np.arange(10, dtype=np.uint8))
     bad.write_bytes(bad.read_bytes()[:-3])
-    with pytest.raises(ValueError, match="truncated or corrupt"):
+    # header 8 bytes, 10 declared, 7 left
+    with pytest.raises(ValueError, match=r"shape \(10,\) \(10 bytes of data\) but the file holds 7 bytes"):
         data.read_idx(bad)
     with pytest.raises(FileNotFoundError):
         data.mnist(tmp_path)
@@ -282,6 +283,8 @@ def test_mnist_from_idx_files_balances_classes_as_far_as_they_allow(tmp_path, rn
     assert ds.n_classes == 3
     np.testing.assert_array_equal(np.bincount(ds.y, minlength=3), [2, 14, 14])
     np.testing.assert_array_equal(np.bincount(ds.y_test, minlength=3), [0, 5, 5])
+    np.testing.assert_array_equal(ds.info["train_class_counts"], [2, 14, 14])
+    np.testing.assert_array_equal(ds.info["test_class_counts"], [0, 5, 5])
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,7 +493,9 @@ def test_digits_subset_sizes_and_limits():
     pytest.importorskip("sklearn")
     ds = data.digits(n_samples=None, n_test=97, seed=0)
     assert ds.X.shape == (1700, 64) and ds.X_test.shape == (97, 64)
-    with pytest.raises(data.NotEnoughExamplesError, match="1798 exceeds the 1797"):
+    with pytest.raises(
+        data.NotEnoughExamplesError, match="1798 exceeds the 1797 examples available in digits"
+    ):
         data.digits(n_samples=1700, n_test=98)
 
 
@@ -503,7 +508,7 @@ def test_generators_hold_out_test_points_from_the_same_law():
         np.testing.assert_allclose(ds.X_test[ds.y_test == c].mean(0), centre, atol=0.1)
     ds = data.random_inputs(n_samples=200, dim=3, n_classes=4, n_test=2000, seed=2)
     assert ds.X.shape == (200, 3) and ds.X_test.shape == (2000, 3) and set(ds.y_test) <= {0, 1, 2, 3}
-    assert abs(ds.X_test.std() - 1) < 0.05 and ds.n_classes == 4
+    assert abs(ds.X_test.std() - 1) < 0.05 and ds.n_classes == 4 and ds.info == {}
 
 
 def test_blobs_centres_lie_in_the_centre_box():
