@@ -53,7 +53,10 @@ def test_blobs_global_standardization():
     assert abs(ds.X.mean()) < 1e-12 and abs(ds.X.std() - 1) < 1e-12
     raw = data.blobs(n_samples=300, n_clusters=3, dim=5, n_test=50, seed=2, standardize=None)
     m, s = ds.info["standardize_mean"], ds.info["standardize_std"]
-    np.testing.assert_allclose(ds.X_test, (raw.X_test - m) / s, rtol=1e-13)
+    # the recorded constants are the raw training entries' mean and population std (not only
+    # constants the code applies consistently to both sets)
+    np.testing.assert_allclose([m, s], [raw.X.mean(), raw.X.std()], rtol=1e-13)
+    np.testing.assert_allclose(ds.X_test, (raw.X_test - raw.X.mean()) / raw.X.std(), rtol=1e-12)
 
 
 def test_blobs_per_feature_standardization_is_sklearn_scale_of_the_whole_draw():
@@ -247,7 +250,8 @@ def test_idx_errors(tmp_path):
         data.read_idx(bad)
     data.write_idx(bad, np.arange(10, dtype=np.uint8))
     bad.write_bytes(bad.read_bytes()[:-3])
-    with pytest.raises(ValueError, match="truncated or corrupt"):
+    # header 8 bytes, 10 declared, 7 left
+    with pytest.raises(ValueError, match=r"shape \(10,\) \(10 bytes of data\) but the file holds 7 bytes"):
         data.read_idx(bad)
     with pytest.raises(FileNotFoundError):
         data.mnist(tmp_path)
@@ -279,6 +283,8 @@ def test_mnist_from_idx_files_balances_classes_as_far_as_they_allow(tmp_path, rn
     assert ds.n_classes == 3
     np.testing.assert_array_equal(np.bincount(ds.y, minlength=3), [2, 14, 14])
     np.testing.assert_array_equal(np.bincount(ds.y_test, minlength=3), [0, 5, 5])
+    np.testing.assert_array_equal(ds.info["train_class_counts"], [2, 14, 14])
+    np.testing.assert_array_equal(ds.info["test_class_counts"], [0, 5, 5])
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,3 +456,65 @@ def test_a_new_users_mnist_command_works(tmp_path):
         assert f["X"].shape == (1000, 784) and list(f["layer_sizes"]) == [784, 10, 10]
         np.testing.assert_array_equal(np.bincount(f["y"], minlength=10), np.full(10, 100))
         assert json.loads(str(f["config"]))["mnist_dir"] is None
+
+
+def test_mnist_finds_gzipped_idx_files_under_either_name(tmp_path, rng):
+    """The IDX files may be gzip-compressed and named 'train-images.idx3-ubyte' (a dot for the dash), as
+    some mirrors ship them; images and labels that disagree in number are refused naming the folder."""
+    images = rng.integers(0, 256, size=(12, 28, 28)).astype(np.uint8)
+    labels = (np.arange(12) % 3).astype(np.uint8)
+    for name, arr in (("train-images.idx3-ubyte", images), ("train-labels.idx1-ubyte", labels)):
+        data.write_idx(tmp_path / name, arr)
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+        (tmp_path / name).unlink()
+    ds = data.mnist(tmp_path, n_samples=9, n_test=3, seed=0)
+    assert ds.X.shape == (9, 784) and ds.n_classes == 3
+    np.testing.assert_array_equal(np.bincount(ds.y, minlength=3), [3, 3, 3])
+    flat = images.reshape(12, -1) / 255.0
+    for row, label in zip(ds.X, ds.y, strict=True):
+        (i,) = np.flatnonzero((flat == row).all(1))
+        assert labels[i] == label
+    data.write_idx(tmp_path / "train-labels-idx1-ubyte", labels[:10])  # found first: 10 labels, 12 images
+    with pytest.raises(ValueError, match="disagree"):
+        data.mnist(tmp_path, n_samples=5)
+
+
+def test_idx_header_shorter_than_its_dimensions_is_refused(tmp_path):
+    """A header that declares 3 dimensions but stops after one is 'truncated IDX header'."""
+    bad = tmp_path / "short"
+    bad.write_bytes(bytes([0, 0, 0x08, 0x03, 0, 0, 0, 2]))
+    with pytest.raises(ValueError, match="truncated IDX header"):
+        data.read_idx(bad)
+
+
+def test_digits_subset_sizes_and_limits():
+    """digits: n_samples=None takes every image not held out (1,797 − n_test), and more than 1,797
+    images in all is NotEnoughExamplesError."""
+    pytest.importorskip("sklearn")
+    ds = data.digits(n_samples=None, n_test=97, seed=0)
+    assert ds.X.shape == (1700, 64) and ds.X_test.shape == (97, 64)
+    with pytest.raises(
+        data.NotEnoughExamplesError, match="1798 exceeds the 1797 examples available in digits"
+    ):
+        data.digits(n_samples=1700, n_test=98)
+
+
+def test_generators_hold_out_test_points_from_the_same_law():
+    """two_blobs and random_inputs split off n_test points: sizes add up, and the held-out points
+    follow the same law (two_blobs: both classes near (1, 1) and (−1, −1); random_inputs: N(0, 1))."""
+    ds = data.two_blobs(n_samples=300, std=0.2, n_test=100, seed=1)
+    assert ds.X.shape == (300, 2) and ds.X_test.shape == (100, 2) and ds.y_test.shape == (100,)
+    for c, centre in ((0, [1, 1]), (1, [-1, -1])):
+        np.testing.assert_allclose(ds.X_test[ds.y_test == c].mean(0), centre, atol=0.1)
+    ds = data.random_inputs(n_samples=200, dim=3, n_classes=4, n_test=2000, seed=2)
+    assert ds.X.shape == (200, 3) and ds.X_test.shape == (2000, 3) and set(ds.y_test) <= {0, 1, 2, 3}
+    assert abs(ds.X_test.std() - 1) < 0.05 and ds.n_classes == 4 and ds.info == {}
+
+
+def test_blobs_centres_lie_in_the_centre_box():
+    """With center_box = (2, 3) every centre coordinate lies in [2, 3]; a box with low ≥ high is refused."""
+    ds = data.blobs(n_samples=50, n_clusters=5, dim=4, center_box=(2.0, 3.0), standardize=None, seed=0)
+    c = ds.info["centers"]
+    assert c.shape == (5, 4) and c.min() >= 2 and c.max() <= 3
+    with pytest.raises(ValueError, match="center_box"):
+        data.blobs(center_box=(1.0, 1.0))

@@ -8,15 +8,12 @@ from hessian_spectra import losses, mlp
 from hessian_spectra._checks import DenseTooLargeError, check_dense_fits
 from hessian_spectra.curvature import reference
 
-from .conftest import relative_error
+from .cases import Case, assert_close, build, relative_error
 
 
-def _problem(rng, sizes=(4, 5, 3, 3), act="tanh", loss="cross_entropy", N=12):
-    X = rng.standard_normal((N, sizes[0]))
-    y = rng.integers(0, sizes[-1], N)
-    obj = hs.Objective(X, y, sizes, act, loss)
-    w = mlp.init_params(sizes, "normal", seed=rng, scale=0.5)
-    return obj, w
+def _case(act="tanh", loss="cross_entropy"):
+    """A 4-5-3-3 network on 12 samples with uniform labels (tests/cases.py)."""
+    return Case((4, 5, 3, 3), act, loss, n_samples=12, labels="uniform")
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "softplus", "linear"])
@@ -25,7 +22,7 @@ def test_gradient_matches_central_differences(act, loss, rng):
     """vᵀ∇L equals the central difference (L(w+hv) − L(w−hv))/2h along random unit directions.
     With h = 1e-5 the truncation error is O(h²‖∇³L‖) ≈ 1e-10 and the round-off O(ε/h) ≈ 1e-11, so
     agreement to 1e-7 relative to ‖∇L‖ is required."""
-    obj, w = _problem(rng, act=act, loss=loss)
+    obj, w = build(_case(act=act, loss=loss))
     g = obj.gradient(w)
     h = 1e-5
     for _ in range(3):
@@ -39,7 +36,7 @@ def test_gradient_matches_central_differences(act, loss, rng):
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
 def test_hessian_matches_differences_of_the_gradient(act, loss, rng):
     """H v equals (∇L(w+hv) − ∇L(w−hv))/2h for random v (h = 1e-5: error ≈ 1e-9 relative to ‖H‖)."""
-    obj, w = _problem(rng, act=act, loss=loss)
+    obj, w = build(_case(act=act, loss=loss))
     H = reference.hessian(obj, w)
     h = 1e-5
     for _ in range(3):
@@ -51,7 +48,7 @@ def test_hessian_matches_differences_of_the_gradient(act, loss, rng):
 
 def test_hessian_is_symmetric(rng):
     """autograd's Hessian is symmetric to round-off."""
-    obj, w = _problem(rng, act="softplus")
+    obj, w = build(_case(act="softplus"))
     H = reference.hessian(obj, w)
     assert relative_error(H, H.T) < 1e-13
 
@@ -66,8 +63,8 @@ def test_one_layer_mse_closed_form(rng):
     H = hs.hessian_terms(X, y, w, (d, C), "relu", "mse")["H"]
     Xt = np.hstack([X, np.ones((N, 1))])
     expected = np.kron(Xt.T @ Xt / N, np.eye(C))
-    assert relative_error(H, expected) < 1e-13
-    assert relative_error(H[: d * C, : d * C], np.kron(X.T @ X / N, np.eye(C))) < 1e-13
+    assert_close(H, expected, rtol=1e-13, what="H vs (X̃ᵀX̃/N) ⊗ I_C")
+    assert_close(H[: d * C, : d * C], np.kron(X.T @ X / N, np.eye(C)), rtol=1e-13, what="weight block")
 
 
 def test_softmax_regression_closed_form(rng):
@@ -82,7 +79,7 @@ def test_softmax_regression_closed_form(rng):
     p = losses.softmax(X @ W + b)
     Xt = np.hstack([X, np.ones((N, 1))])
     expected = sum(np.kron(np.outer(x, x), np.diag(q) - np.outer(q, q)) for x, q in zip(Xt, p, strict=True))
-    assert relative_error(H, expected / N) < 1e-13
+    assert_close(H, expected / N, rtol=1e-13, what="softmax-regression H vs its closed form")
 
 
 def test_dense_memory_guard_names_the_size_and_the_alternative():
@@ -122,3 +119,38 @@ def test_hessian_terms_bad_inputs(rng):
     wn[0] = np.inf
     with pytest.raises(ValueError, match="params contains 1 non-finite"):
         hs.hessian_terms(X, y, wn, sizes)
+
+
+def test_dense_guard_counts_the_matrices_each_route_holds(monkeypatch):
+    """With the available memory pinned (monkeypatched), reference.hessian needs room for 2 P×P
+    matrices (autograd's and the result) and hessian_terms for one per requested term plus one: a
+    request that fits runs, one matrix more is refused, at 80 % of the available memory."""
+    from hessian_spectra import _checks
+    from hessian_spectra.curvature import curvature_matrices
+
+    obj, w = build(_case())
+    one = 8 * obj.n_params**2  # bytes of one dense matrix
+    for n_fit, call in (
+        (2, lambda: reference.hessian(obj, w)),
+        (2, lambda: curvature_matrices(obj, w, ("H",))),
+        (3, lambda: curvature_matrices(obj, w, ("H", "G"))),
+    ):
+        monkeypatch.setattr(_checks, "available_memory_bytes", lambda n=n_fit: int(n * one / 0.8) + 8)
+        call()  # exactly n_fit matrices fit
+        monkeypatch.setattr(_checks, "available_memory_bytes", lambda n=n_fit: int(n * one / 0.8) - 8)
+        with pytest.raises(DenseTooLargeError):
+            call()
+
+
+def test_curvature_matrices_defaults_and_a_single_term_name():
+    """curvature_matrices(objective, params) is H by the reference engine (autograd's Hessian), and a
+    single term may be named by a string: terms="G" returns {"G": ...}."""
+    from hessian_spectra.curvature import curvature_matrices, decomposition
+
+    obj, w = build(_case())
+    out = curvature_matrices(obj, w)
+    assert list(out) == ["H"]
+    np.testing.assert_array_equal(out["H"], reference.hessian(obj, w))
+    g = curvature_matrices(obj, w, "G")
+    assert list(g) == ["G"]
+    assert_close(g["G"], decomposition.gauss_newton_linearized(obj, w), rtol=1e-10, what="G, one name")

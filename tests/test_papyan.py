@@ -13,27 +13,7 @@ from hessian_spectra import Objective, mlp, train
 from hessian_spectra.curvature import decomposition as D
 from hessian_spectra.curvature import papyan, reference
 
-# Sums of the same outer products in a different order: agreement to a few ulps; see
-# test_decomposition.EXACT for the reasoning behind 1e-10.
-EXACT = 1e-10
-
-
-def rel_err(A, B) -> float:
-    return float(np.linalg.norm(A - B) / max(np.linalg.norm(B), 1e-300))
-
-
-def make_problem(counts=(6, 6, 6), activation="tanh", width=5, seed=0, trained_steps=0):
-    """Three-class problem with the given class sizes (unbalanced allowed), Gaussian inputs."""
-    rng = np.random.default_rng(seed)
-    C = len(counts)
-    y = np.repeat(np.arange(C), counts)
-    X = rng.normal(size=(y.size, 3)) + 1.5 * np.eye(C, 3)[y]
-    sizes = (3, width, width, C)
-    ob = Objective(X, y, sizes, activation, "cross_entropy")
-    w = mlp.init_params(sizes, "normal", seed=seed + 1, scale=0.5)
-    if trained_steps:
-        w = train(ob, w, lr=0.3, steps=trained_steps, progress=False).params
-    return ob, w
+from .cases import EXACT, assert_close, build, class_structured, relative_error
 
 
 def simplex_clusters(k, n_per_class, dim, separation, spread, seed):
@@ -55,10 +35,10 @@ def simplex_clusters(k, n_per_class, dim, separation, spread, seed):
 def test_class_mean_split_sums_to_gauss_newton(counts, activation, steps):
     """With π_c = N_c/N (weighting='samples'), G0 + G1 + G2 + G3 equals the Gauss-Newton term
     (1/N) Σ J_iᵀ A_i J_i of the reference route to round-off, balanced or not, at init and trained."""
-    ob, w = make_problem(counts, activation, trained_steps=steps)
+    ob, w = build(class_structured(counts, activation, trained_steps=steps))
     dec = papyan.class_mean_decomposition(ob, w)
     G = D.reference_term(ob, w, "G")
-    assert rel_err(dec.total, G) <= EXACT
+    assert_close(dec.total, G, rtol=EXACT, what="G0 + G1 + G2 + G3 vs reference G")
     for name in ("G0", "G1", "G2", "G3"):  # each term is a nonzero PSD matrix
         ev = np.linalg.eigvalsh(getattr(dec, name))
         assert ev[-1] > 0 and ev[0] >= -1e-12 * ev[-1], name
@@ -68,16 +48,20 @@ def test_class_balanced_weighting_decomposes_the_class_balanced_gauss_newton():
     """Papyan's Ave_{i,c} (π_c = 1/C): the four terms sum to (1/C) Σ_c G^(c), the G of each class's
     samples alone (reference route, one objective per class), which differs from G when the classes
     are unbalanced; the two weightings agree for balanced classes."""
-    ob, w = make_problem((11, 5, 2))
+    ob, w = build(class_structured((11, 5, 2)))
     dec = papyan.class_mean_decomposition(ob, w, weighting="classes")
     per_class = [D.reference_term(ob.with_data(ob.X[ob.y == c], ob.y[ob.y == c]), w, "G") for c in range(3)]
-    assert rel_err(dec.total, sum(per_class) / 3) <= EXACT
-    assert rel_err(dec.total, D.reference_term(ob, w, "G")) > 0.01
-    ob_b, w_b = make_problem((6, 6, 6))
+    assert_close(
+        dec.total, sum(per_class) / 3, rtol=EXACT, what="class-balanced split vs mean of per-class G"
+    )
+    assert relative_error(dec.total, D.reference_term(ob, w, "G")) > 0.01
+    ob_b, w_b = build(class_structured((6, 6, 6)))
     a = papyan.class_mean_decomposition(ob_b, w_b, weighting="classes")
     b = papyan.class_mean_decomposition(ob_b, w_b, weighting="samples")
     for name in ("G0", "G1", "G2", "G3"):
-        assert rel_err(getattr(a, name), getattr(b, name)) <= EXACT
+        assert_close(
+            getattr(a, name), getattr(b, name), rtol=EXACT, what=f"{name}: classes vs samples weighting"
+        )
 
 
 def test_deltas_are_scaled_loss_gradients_with_every_label():
@@ -85,7 +69,7 @@ def test_deltas_are_scaled_loss_gradients_with_every_label():
     per-sample gradients of the loss with every sample relabelled c′."""
     from hessian_spectra.losses import softmax
 
-    ob, w = make_problem((4, 3, 5))
+    ob, w = build(class_structured((4, 3, 5)))
     delta = papyan.per_sample_deltas(ob, w)
     p = softmax(ob.logits(w))
     for c in range(3):
@@ -96,7 +80,7 @@ def test_deltas_are_scaled_loss_gradients_with_every_label():
 def test_class_means_structure():
     """δ_c is the mean of δ_{c,c′} over c′ ≠ c, the ν_{c,c′} sum to zero over c′ ≠ c, the class means
     are plain averages of δ_{i,c′} over the class, and the ranks are rank G1 ≤ C, rank G2 ≤ C(C−2)."""
-    ob, w = make_problem((5, 7, 4), width=6)
+    ob, w = build(class_structured((5, 7, 4), width=6))
     C = 3
     delta = papyan.per_sample_deltas(ob, w)
     means = papyan.class_means(ob, w)
@@ -121,7 +105,7 @@ def test_class_means_structure():
 def test_gram_eigenvalues_match_dense_eigenvalues(counts):
     """The C×C and C²×C² Gram matrices give the nonzero eigenvalues of G1, G0, G2 and G0 + G1 + G2:
     compared with scipy's eigenvalues of the dense P×P matrices (top C, C, C(C−1), C²)."""
-    ob, w = make_problem(counts, width=6, trained_steps=40)
+    ob, w = build(class_structured(counts, width=6, trained_steps=40))
     dec = papyan.class_mean_decomposition(ob, w)
     C = 3
     dense = lambda M, k: np.linalg.eigvalsh(M)[-k:]  # noqa: E731
@@ -144,7 +128,7 @@ def test_gram_eigenvalues_match_dense_eigenvalues(counts):
 def test_class_mean_functions_reject_bad_input():
     """MSE → ValueError naming cross-entropy; weighting='classes' with an empty class → ValueError
     naming the class; an unknown knock-out → ValueError."""
-    ob, w = make_problem()
+    ob, w = build(class_structured())
     mse = Objective(ob.X, ob.y, ob.layer_sizes, ob.activation, "mse")
     with pytest.raises(ValueError, match="cross_entropy"):
         papyan.class_mean_eigenvalues(mse, w)
@@ -157,7 +141,9 @@ def test_class_mean_functions_reject_bad_input():
         papyan.class_means(missing, w, weighting="classes")
     # with weighting='samples' an empty class has weight 0 and the split still sums to G
     dec = papyan.class_mean_decomposition(missing, w)
-    assert rel_err(dec.total, D.reference_term(missing, w, "G")) <= EXACT
+    assert_close(
+        dec.total, D.reference_term(missing, w, "G"), rtol=EXACT, what="split with an empty class vs G"
+    )
     with pytest.raises(ValueError, match="method"):
         papyan.knock_out(np.eye(w.size), dec, method="zap")
     with pytest.raises(ValueError, match="weighting"):
@@ -172,13 +158,13 @@ def test_class_mean_functions_reject_bad_input():
 def test_projecting_out_class_means_matches_explicit_projector():
     """knock_out(..., 'project_class_means') equals (I − QQᵀ) M (I − QQᵀ) with the projector formed
     densely from a QR basis of the δ_c, annihilates every δ_c, and 'subtract_G1' is M − G1."""
-    ob, w = make_problem((6, 4, 5), width=6, trained_steps=30)
+    ob, w = build(class_structured((6, 4, 5), width=6, trained_steps=30))
     dec = papyan.class_mean_decomposition(ob, w)
     H = reference.hessian(ob, w)
     Q, _ = np.linalg.qr(dec.delta_c.T)
     Pi = np.eye(w.size) - Q @ Q.T
     K = papyan.knock_out(H, dec, method="project_class_means")
-    assert rel_err(K, Pi @ H @ Pi) <= 1e-12
+    assert_close(K, Pi @ H @ Pi, rtol=1e-12, what="projected knock-out vs dense projector")
     assert np.abs(K @ dec.delta_c.T).max() <= 1e-12 * np.abs(H).max() * np.abs(dec.delta_c).max()
     np.testing.assert_array_equal(papyan.knock_out(H, dec), H - dec.G1)
 
@@ -208,3 +194,24 @@ def test_trained_on_separated_clusters_top_outliers_are_g1_and_knock_out_removes
         assert top >= eig_H[k] * (1 - 1e-9)  # Weyl, up to round-off
         assert top <= 1.10 * eig_H[k], (method, top, eig_H[: k + 1])
         assert top <= 0.80 * eig_H[k - 1], (method, top, eig_H[: k + 1])
+
+
+def test_knock_out_and_outlier_comparison_contracts():
+    """knock_out refuses a matrix that is not 2-d, an unknown method (message starting with the
+    argument), and 'subtract_G1' on class means without the dense G1; outliers_vs_g1 returns the top k
+    eigenvalues (descending) next to G1's; a one-class network is refused by the split."""
+    ob, w = build(class_structured((4, 3, 5)))
+    dec = papyan.class_mean_decomposition(ob, w)
+    with pytest.raises(ValueError, match="^M must be a 2-d array"):
+        papyan.knock_out(np.ones(ob.n_params), dec)
+    with pytest.raises(ValueError, match="^method must be one of"):
+        papyan.knock_out(np.eye(ob.n_params), dec, method="zap")
+    with pytest.raises(ValueError, match="needs the dense G1"):
+        papyan.knock_out(np.eye(ob.n_params), papyan.class_means(ob, w))
+    cmp = papyan.outliers_vs_g1([0.1, 5.0, 3.0, 0.2], [2.0, 4.0])
+    np.testing.assert_array_equal(cmp["top"], [5.0, 3.0])
+    np.testing.assert_array_equal(cmp["G1"], [4.0, 2.0])
+    np.testing.assert_allclose(cmp["rel_diff"], [0.25, 0.5])
+    one_class = Objective(ob.X, np.zeros(ob.n_samples, int), (3, 5, 5, 1), "tanh", "cross_entropy")
+    with pytest.raises(ValueError, match="at least 2 classes; got C = 1"):
+        papyan.class_means(one_class, mlp.init_params((3, 5, 5, 1), seed=0))

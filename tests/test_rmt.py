@@ -194,3 +194,21 @@ def test_rmt_functions_reject_bad_input():
         rmt.logistic_regression_hessian(np.ones((4, 3)), np.ones(2))
     with pytest.raises(ValueError, match="eigvals"):
         rmt.ks_distance_to_mp([], 0.5)
+
+
+def test_rmt_errors_name_the_argument_and_the_law_counts_parameters():
+    """Every bad argument's message starts with the argument's name (alpha, spike, X, n_classes), and
+    softmax_regression_mp reports P = (d + 1)·C parameters (d = 5, C = 3: 18) with d + 1 structural
+    zeros for cross-entropy."""
+    for call, name in (
+        (lambda: rmt.marchenko_pastur_edges(-1.0), "alpha"),
+        (lambda: rmt.bbp_threshold(0.0), "alpha"),
+        (lambda: rmt.bbp_outlier(0.0, 0.5), "spike"),
+        (lambda: rmt.softmax_regression(np.ones(5)), "X"),
+        (lambda: rmt.softmax_regression(np.ones((4, 2)), n_classes=1), "n_classes"),
+        (lambda: rmt.softmax_regression_mp(10, 5, 1), "n_classes"),
+    ):
+        with pytest.raises(ValueError, match=f"^{name} must be"):
+            call()
+    law = rmt.softmax_regression_mp(40, 5, 3)
+    assert law["n_params"] == 18 and law["n_structural_zeros"] == 6 and law["multiplicity"] == 2

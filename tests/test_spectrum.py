@@ -5,6 +5,8 @@ import pytest
 
 from hessian_spectra import spectrum
 
+from .cases import Case, build
+
 
 def _planted(rng, outliers, n_bulk=300, bulk_scale=1e-3):
     """A symmetric matrix with known eigenvalues: `outliers` plus a bulk in [0, bulk_scale]."""
@@ -57,15 +59,8 @@ def test_two_stage_agrees_with_scipy_on_a_hessian():
     """On an exact Hessian (P = 87, a trained tanh network) the two-stage eigenvalues equal
     scipy's evd ones to 1e-12 of the largest."""
     import hessian_spectra as hs
-    from hessian_spectra import mlp
 
-    rng = np.random.default_rng(0)
-    obj = hs.Objective(
-        rng.standard_normal((40, 5)), rng.integers(0, 3, 40), (5, 8, 3, 3), "tanh", "cross_entropy"
-    )
-    w = hs.train(
-        obj, mlp.init_params(obj.layer_sizes, "normal", seed=0, scale=0.5), lr=0.1, steps=50, progress=False
-    ).params
+    obj, w = build(Case((5, 8, 3, 3), n_samples=40, labels="uniform", train_steps=50, lr=0.1))
     H = hs.hessian_terms(obj.X, obj.y, w, obj.layer_sizes, obj.activation, obj.loss, ("H",))["H"]
     ref = spectrum.eigenvalues(H, "evd")
     np.testing.assert_allclose(
@@ -179,3 +174,38 @@ def test_ratio_count_from_j_2_looks_past_an_isolated_top():
     assert spectrum.outlier_count_ratio(w, start=2) == 5
     lone = np.concatenate([[1.0], np.full(50, 1e-6)])
     assert spectrum.outlier_count_ratio(lone) == 1 and spectrum.outlier_count_ratio(lone, start=2) == 1
+
+
+def test_negative_stats_with_an_explicit_tolerance_and_a_small_top():
+    """An explicit tol replaces the round-off tolerance (only λ < −tol count), and ratio_to_top is
+    |most negative| / λ_max whatever the size of λ_max (here 0.5); a 2-d input is refused."""
+    w = np.array([-0.3, -0.1, -0.05, 0.2, 0.5])
+    s = spectrum.negative_stats(w, tol=0.08)
+    assert s["count"] == 2 and s["fraction"] == 0.4 and np.isclose(s["sum"], -0.4)
+    assert np.isclose(s["ratio_to_top"], 0.6)
+    assert spectrum.negative_stats(w)["count"] == 3
+    with pytest.raises(ValueError, match="eigvals must be a 1-d array"):
+        spectrum.negative_stats(w[None, :], tol=0.08)
+
+
+def test_outlier_rules_respect_the_window_and_summarize_the_threshold():
+    """The ratio rule looks only at the top `window` eigenvalues: over the top 5 of (10, 9, 8, 7, 6,
+    0.01, ...) the largest ratio is 7/6 (count 4), over all of them 6/0.01 (count 5). summarize with a
+    threshold counts the eigenvalues above it and reports it, its min and max; a window below 2, a
+    negative n_outliers or a 2-d spectrum is refused naming the argument; one eigenvalue is one outlier
+    by the gap rule."""
+    w = np.concatenate([[10.0, 9.0, 8.0, 7.0, 6.0], np.linspace(0.01, 0.009, 20)])
+    assert spectrum.outlier_count_ratio(w) == 5
+    assert spectrum.outlier_counts(w, window=5)["ratio"] == 4
+    s = spectrum.summarize(w, threshold=7.5)
+    assert s["outliers"]["elbow"] == 3 and s["elbow_threshold"] == 7.5
+    assert s["min"] == 0.009 and s["max"] == 10.0 and s["bulk_edge"] == 7.0
+    with pytest.raises(ValueError, match="^window must be"):
+        spectrum.outlier_count_gap(w, window=1)
+    assert spectrum.outlier_count_gap(w, window=2) == 1
+    with pytest.raises(ValueError, match="^n_outliers must be"):
+        spectrum.bulk_edge(w, -1)
+    for fn in (spectrum.count_zero, spectrum.bulk_edge, spectrum.outlier_count_gap):
+        with pytest.raises(ValueError, match="^eigvals must be a 1-d array"):
+            fn(w[None, :], *([1] if fn is spectrum.bulk_edge else []))
+    assert spectrum.outlier_count_gap([3.0]) == 1

@@ -102,6 +102,13 @@ def test_bad_arguments(problem):
         train(obj, w0, "sgd", batch_size=1000, progress=False)
     with pytest.raises(ValueError, match="lr must be"):
         train(obj, w0, lr=-1, progress=False)
+    for kwargs, name in (
+        ({"steps": -1}, "steps"),
+        ({"record_every": 0}, "record_every"),
+        ({"grad_tol": 0}, "grad_tol"),
+    ):
+        with pytest.raises(ValueError, match=f"^{name} must be"):
+            train(obj, w0, progress=False, **kwargs)
 
 
 def _batches_seen(res, n):
@@ -153,3 +160,96 @@ def test_sequential_sgd_batches_walk_through_the_data_cyclically():
     )  # fmt: skip
     got = [set(b.tolist()) for b in _batches_seen(res, n)]
     assert got == [{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 0, 1}, {2, 3, 4, 5}]
+
+
+def _diverging_linear_regression():
+    """Linear regression (MSE, no hidden layer) with lr = 2.6/λ_max: the error along the top eigenvector
+    of H is multiplied by 1 − 2.6 = −1.6 each GD step, so the loss grows about 2.6× per step from ½."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    obj = hs.Objective(X, y, (3, 2), "linear", "mse")
+    w0 = np.zeros(obj.n_params)
+    lam = np.linalg.eigvalsh(hs.hessian_terms(X, y, w0, (3, 2), "linear", "mse")["H"])[-1]
+    return obj, w0, 2.6 / lam
+
+
+def test_a_finite_loss_growing_past_the_divergence_limit_stops_training():
+    """Divergence is a loss above DIVERGENCE_FACTOR · max(L(w_0), 1) = 100 (L(w_0) = ½ here), finite or
+    not: training stops at the first iterate beyond it, found here by a GD loop of the test's own
+    (w ← w − η∇L with autograd's gradient), and the message names that step, the loss and lr."""
+    from hessian_spectra.training import DIVERGENCE_FACTOR
+
+    obj, w0, lr = _diverging_linear_regression()
+    assert DIVERGENCE_FACTOR == 100.0
+    w, losses = w0.copy(), []
+    for _ in range(30):
+        losses.append(float(obj.loss_value(w)))
+        w = w - lr * obj.gradient(w)
+    assert losses[0] == 0.5 and np.isfinite(losses).all()
+    first = next(t for t, L in enumerate(losses) if L > 100 * max(losses[0], 1.0))
+    # a limit of 100·L(w_0) = 50 would stop a step earlier, one of 200 (max(L0, 2)) a step later
+    assert losses[first - 1] > 50 and losses[first] < 200, losses
+    pattern = rf"at step {first}: the loss is .*more than 100.*from 0.5 at"
+    for record_every in (1, 500):  # checked at the records and, between them, before every update
+        with pytest.raises(TrainingDivergedError, match=pattern):
+            train(obj, w0, lr=lr, steps=200, record_every=record_every, progress=False)
+    # SGD between records (here only at steps 0 and 200): the minibatch loss is checked at every step
+    with pytest.raises(TrainingDivergedError, match=rf"at step {first}: the minibatch loss is"):
+        train(
+            obj, w0, "sgd", lr=lr, steps=200, batch_size=20, shuffle=False, record_every=500, progress=False
+        )
+
+
+def test_a_non_finite_loss_at_the_start_names_the_data_not_the_learning_rate():
+    """A loss that is already infinite at w_0 (inputs of 1e200 overflow the logits) is reported before
+    any update, naming the size of the inputs instead of the learning rate."""
+    X = np.full((4, 2), 1e200)
+    obj = hs.Objective(X, np.array([0, 1, 0, 1]), (2, 2), "linear", "mse")
+    with pytest.raises(TrainingDivergedError, match=r"initial parameters, before any update.*1e\+200"):
+        with np.errstate(all="ignore"):
+            train(obj, np.ones(obj.n_params), lr=0.1, steps=5, progress=False)
+
+
+def test_history_is_recorded_every_k_steps_and_at_the_end(problem):
+    """record_every = 3 over 10 steps records steps 0, 3, 6, 9 and 10, each with the full-batch loss,
+    accuracy and gradient norm of that iterate (iterates from a GD loop of the test's own); the
+    result reports 10 steps run and not converged."""
+    obj, w0 = problem
+    res = train(obj, w0, lr=0.3, steps=10, record_every=3, progress=False)
+    np.testing.assert_array_equal(res.history["step"], [0, 3, 6, 9, 10])
+    assert res.history["step"].dtype == np.int64
+    iterates = [w0]
+    for _ in range(10):
+        iterates.append(iterates[-1] - 0.3 * obj.gradient(iterates[-1]))
+    for k, s in enumerate(res.history["step"]):
+        w = iterates[s]
+        np.testing.assert_allclose(res.history["loss"][k], obj.loss_value(w), rtol=1e-12)
+        np.testing.assert_allclose(res.history["grad_norm"][k], np.linalg.norm(obj.gradient(w)), rtol=1e-12)
+        assert res.history["accuracy"][k] == obj.accuracy(w)
+    np.testing.assert_allclose(res.params, iterates[-1], rtol=1e-12)
+    assert res.steps_run == 10 and res.converged is False
+    default = train(obj, w0, lr=0.3, steps=1000, progress=False)  # about 200 records: every 5 steps
+    np.testing.assert_array_equal(default.history["step"], np.arange(0, 1001, 5))
+    short = train(obj, w0, lr=0.3, steps=10, snapshot_steps=(2,), progress=False)  # < 200 steps: all
+    np.testing.assert_array_equal(short.history["step"], np.arange(11))
+    assert list(short.snapshots) == [2]  # only the steps asked for
+    np.testing.assert_allclose(short.snapshots[2], iterates[2], rtol=1e-12)
+    none = train(obj, w0, lr=0.3, steps=0, progress=False)  # no update: the start, recorded once
+    np.testing.assert_array_equal(none.params, w0)
+    np.testing.assert_array_equal(none.history["step"], [0])
+    assert none.steps_run == 0
+
+
+def test_minibatches_shuffle_by_default_and_name_bad_arguments():
+    """minibatches(n, B) shuffles unless told not to: its first epoch is a permutation of range(n) in
+    another order; bad counts name the argument."""
+    from hessian_spectra.training import minibatches
+
+    batches = minibatches(10, 5, seed=3)
+    epoch = np.concatenate([next(batches), next(batches)])
+    np.testing.assert_array_equal(np.sort(epoch), np.arange(10))
+    assert not np.array_equal(epoch, np.arange(10))
+    with pytest.raises(ValueError, match="^n_samples must be"):
+        next(minibatches(0, 1))
+    with pytest.raises(ValueError, match="^batch_size must be"):
+        next(minibatches(5, 0))

@@ -326,7 +326,7 @@ def knock_out(M, means: ClassMeanDecomposition, method: str = "subtract_G1") -> 
     if M.shape != (P, P):
         raise ValueError(f"M must be P×P with P = {P} (the length of the class means); got {M.shape}")
     if method == "subtract_G1":
-        if means.G1 is None:
+        if getattr(means, "G1", None) is None:  # ClassMeans (no dense terms) has no G1
             raise ValueError("method='subtract_G1' needs the dense G1: pass class_mean_decomposition(...)")
         return M - means.G1
     Q = class_mean_basis(means)
