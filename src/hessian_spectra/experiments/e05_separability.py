@@ -23,6 +23,18 @@ The growth with std is a claim about the typical run: it is judged on the median
 top eigenvalue at each std (one draw of 100 points per std makes a single seed's curve noisy once
 the blobs overlap).
 
+**Where the second outlier goes** (reported, not judged). With two classes, Papyan's class-mean term
+G1 has two eigenvalues (from its 2×2 Gram matrix, :mod:`hessian_spectra.curvature.papyan`). In the
+last layer the class directions are :math:`\tilde h_c \otimes v_c` with :math:`\tilde h_c` the class
+mean of the last layer's input :math:`[h, 1]` and :math:`v_1 = -v_0` (softmax's logit-space factor
+annihilates the all-ones vector, leaving one direction for two classes), so their Gram is
+:math:`\lVert v\rVert^2 \left[\begin{smallmatrix}a & -b\\ -b & c\end{smallmatrix}\right]` with
+:math:`b = \tilde h_0^\top \tilde h_1`: when the two classes' features share their direction
+(cosine near 1) the second eigenvalue of G1 vanishes and one outlier is left. Each point records the
+ratio λ₂/λ₁ of G1's eigenvalues and the cosine of the plain class means of [h, 1];
+``tools/side_e05_loss.py`` measures the cosine of the class-mean gradient vectors themselves and
+compares with the mean squared error (docs/reproduce/E5.md).
+
 Short names used here:
 
 - S16: Sagun, Bottou & LeCun (2016),
@@ -35,6 +47,7 @@ import numpy as np
 
 from .. import data as _data
 from .. import mlp, spectrum
+from ..curvature import papyan
 from ..objective import Objective
 from ..training import train_many
 from .runner import Experiment, dense_spectra, single_thread_blas, top_values
@@ -85,7 +98,13 @@ def blob_point(ctx, h: int, std: float) -> dict:
         w_final = res.params[0]
         w = dense_spectra(obj, w_final)["H"]
         counts = spectrum.outlier_counts(w)
+        g1 = np.sort(papyan.class_mean_eigenvalues(obj, w_final)["eigvals_G1"])[::-1]
+        h_last = mlp.forward_pass(w_final, obj.X, sizes, "relu").hs[-1]
+        means = np.stack([np.append(h_last[obj.y == c].mean(axis=0), 1.0) for c in (0, 1)])
+        cosine = float(means[0] @ means[1] / (np.linalg.norm(means[0]) * np.linalg.norm(means[1])))
         return {
+            "g1_eigenvalues": g1,
+            "class_mean_cosine": cosine,
             "n_params": obj.n_params,
             "top": np.asarray(top_values(w, 20)),
             "counts": {**counts, "ratio_from_2": spectrum.outlier_count_ratio(w, start=2)},
@@ -115,6 +134,8 @@ def compute(ctx) -> dict:
                 "final_accuracy": r["final_accuracy"],
                 "steps_run": int(r["steps_run"]),
                 "converged": bool(r["converged"]),
+                "g1_ratio": float(r["g1_eigenvalues"][1] / r["g1_eigenvalues"][0]),
+                "class_mean_cosine": float(r["class_mean_cosine"]),
             }
         )
     return {
@@ -160,12 +181,15 @@ def plot(ctx, numbers) -> None:
 
 
 def plot_seeds(ctx, numbers_by_seed) -> None:
-    """The top eigenvalue against std over the seeds: median (line) and range (band), with S16's."""
+    """Over the seeds, against std: the top eigenvalue (median line, range band, S16's values) and,
+    for the widest net, G1's eigenvalue ratio λ₂/λ₁, the cosine of the two classes' last-layer feature
+    means and the fraction of seeds whose count is 2."""
     import matplotlib.pyplot as plt
 
     stds = numbers_by_seed[0]["stds"]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for j, h in enumerate(numbers_by_seed[0]["widths"]):
+    widths = numbers_by_seed[0]["widths"]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for j, h in enumerate(widths):
         tops = np.array([_tops_by_std(n["points"], h) for n in numbers_by_seed])
         ax.fill_between(stds, tops.min(axis=0), tops.max(axis=0), color=f"C{j}", alpha=0.2, lw=0)
         ax.semilogy(stds, np.median(tops, axis=0), "o-", color=f"C{j}", label=f"h = {h}: median over seeds")
@@ -174,7 +198,30 @@ def plot_seeds(ctx, numbers_by_seed) -> None:
     ax.set_ylabel("top Hessian eigenvalue")
     ax.legend(fontsize=8)
     ax.set_title(f"{len(numbers_by_seed)} seeds (band: their range)", fontsize=10)
-    fig.suptitle(ctx.title("top eigenvalue grows with the overlap"))
+    h = max(widths)
+
+    def per_std(key):
+        return np.array(
+            [[r[key] for r in sorted((r for r in n["points"] if r["h"] == h), key=lambda r: r["std"])]
+             for n in numbers_by_seed]
+        )  # fmt: skip
+
+    ratio, cosine = per_std("g1_ratio"), per_std("class_mean_cosine")
+    two = np.array(
+        [[r["counts"]["ratio"] == 2 for r in sorted((r for r in n["points"] if r["h"] == h), key=lambda r: r["std"])]
+         for n in numbers_by_seed]
+    )  # fmt: skip
+    ax2.semilogy(stds, np.median(ratio, axis=0), "o-", color="C3", label="λ₂/λ₁ of G1 (median)")
+    ax2.semilogy(
+        stds, np.median(1 - cosine, axis=0), "s--", color="C4", label="1 − cos(class means of [h, 1])"
+    )
+    for x, frac in zip(stds, two.mean(axis=0), strict=True):
+        ax2.annotate(f"{frac:.0%}", (x, np.median(ratio, axis=0)[stds.index(x)]), textcoords="offset points",
+                     xytext=(4, 6), fontsize=7)  # fmt: skip
+    ax2.set_xlabel("blob std")
+    ax2.set_title(f"h = {h}: the second class direction fades (numbers: seeds with count 2)", fontsize=10)
+    ax2.legend(fontsize=8)
+    fig.suptitle(ctx.title("top eigenvalue grows with the overlap; the second outlier fades"))
     fig.tight_layout()
     ctx.save_figure(fig, "fig_separability_seeds")
 
@@ -209,6 +256,10 @@ def judge(numbers) -> tuple[str, dict, dict]:
     }
     values["cells with count 2"] = sum(two) / len(two)
     values["runs at the step cap"] = capped / len(rows)
+    for r in sorted((r for r in rows if r["h"] == h), key=lambda r: r["std"]):
+        values[f"λ₂/λ₁ of G1 (std {r['std']:g}, h = {h})"] = r["g1_ratio"]
+    for r in sorted((r for r in rows if r["h"] == h), key=lambda r: r["std"]):
+        values[f"class-mean cosine (std {r['std']:g}, h = {h})"] = r["class_mean_cosine"]
     return ours, checks, values
 
 
