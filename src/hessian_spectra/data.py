@@ -370,10 +370,15 @@ def read_mnist_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raw = fh.read()
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
+    # Parsed as float64 and then checked for integrality: NumPy 2.1 (the floor) truncates "1.5" to 1
+    # when asked for integers directly (every value that fits a pixel or a label is exact in float64).
     try:
-        table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.int64, ndmin=2)
+        values = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as exc:
         raise ValueError(f"{path}: not a table of integers with equal-length rows ({exc})") from None
+    if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+        raise ValueError(f"{path}: not a table of integers (found a non-integer value)")
+    table = values.astype(np.int64)
     if table.shape[0] == 0 or table.shape[1] != _MNIST_PIXELS + 1:
         raise ValueError(
             f"{path}: expected rows of {_MNIST_PIXELS + 1} values (784 pixels, then the label); "
