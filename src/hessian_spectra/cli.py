@@ -14,6 +14,13 @@ at the start of each command, and a library error becomes a user error only wher
 come from the user's input: anything else is a bug and keeps its traceback (exit status 1). When
 the reader of stdout goes away (``... | head``), the command stops writing to it and exits with
 status 141 (128 + SIGPIPE, as a program killed by the signal would); its files are written first.
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

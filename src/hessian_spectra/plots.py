@@ -4,6 +4,11 @@ All functions draw on a given matplotlib ``Axes`` (or create a figure) and never
 :func:`save_figure` writes a PNG, PDF or SVG (as the file's extension says) atomically. Importing
 this module leaves matplotlib's backend as the user chose it (``%matplotlib inline`` in a
 notebook; without a display, matplotlib itself falls back to Agg).
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

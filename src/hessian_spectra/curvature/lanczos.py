@@ -16,6 +16,11 @@ operators of :mod:`hessian_spectra.curvature.matrix_free` and, in the tests, on 
   :func:`arpack_eigenpairs` (``scipy.sparse.linalg.eigsh``); convergence is judged relative to
   :math:`\lVert A\rVert` for all of them.
 - :func:`hutchinson_trace`: :math:`\operatorname{tr} A` from Rademacher probes (Hutchinson, 1990).
+
+Short names used here:
+
+- G19: Ghorbani, Krishnan & Xiao (2019),
+  *An Investigation into Neural Net Optimization via Hessian Eigenvalue Density*.
 """
 
 from __future__ import annotations

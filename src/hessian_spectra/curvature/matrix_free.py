@@ -22,6 +22,11 @@ data, the activations of one pass, their tangents and a few P-vectors. The opera
 ``scipy.sparse.linalg.LinearOperator`` objects, so ``eigsh``, ``cg`` and the algorithms of
 :mod:`hessian_spectra.curvature.lanczos` run on them directly; each records the number of
 products it has served in ``n_products``.
+
+Short names used here:
+
+- G19: Ghorbani, Krishnan & Xiao (2019),
+  *An Investigation into Neural Net Optimization via Hessian Eigenvalue Density*.
 """
 
 from __future__ import annotations
