@@ -540,6 +540,31 @@ def test_non_finite_results_are_refused_before_writing(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--top-k", "2", "--matrix-free"],
+        ["--bottom-k", "2", "--matrix-free"],
+        ["--density", "--matrix-free"],
+        ["--density", "--top-k", "2"],  # at this P the CLI routes --top-k with --density to dense
+    ],
+)
+def test_non_finite_products_are_refused_on_every_route(tmp_path, capsys, flags):
+    """Non-finite results on the spectral routes: at parameters of size 1e200 the matrix-free
+    products overflow (the eigensolvers would fail inside scipy on NaN vectors); every route of
+    `hessian --top-k/--bottom-k/--density` exits 2 in one line naming the overflow and writes nothing,
+    and the library's operator raises NonFiniteResultError on the first product."""
+    run, out = tmp_path / "run.npz", tmp_path / "h.npz"
+    _write_run(run, scale=1e200, activation=np.array("relu"))
+    assert cli.main(["hessian", str(run), "--out", str(out), *flags]) == 2
+    _one_line_error(capsys, "non-finite entries", "overflowing parameters", "nothing written")
+    assert not out.exists()
+    arrays = _run_arrays(scale=1e200)
+    op = matrix_free.hessian_operator(Objective(arrays["X"], arrays["y"], SIZES, "relu"), arrays["params"])
+    with pytest.raises(_checks.NonFiniteResultError, match="product H·v has .* non-finite entries"):
+        op @ np.ones(op.shape[0])
+
+
 # --------------------------------------------------------------------------------------------
 # The command line
 # --------------------------------------------------------------------------------------------

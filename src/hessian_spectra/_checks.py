@@ -339,3 +339,16 @@ def check_array_fits(what: str, shape: tuple[int, ...], headroom: float = 0.8) -
 class NonFiniteResultError(ArithmeticError):
     """A computed result holds NaN or infinite entries (the inputs were finite: the computation
     overflowed float64, typically at parameters or inputs of enormous size)."""
+
+
+def non_finite_result(what: str, n_bad: int, objective, params: np.ndarray) -> NonFiniteResultError:
+    """The :class:`NonFiniteResultError` for ``n_bad`` NaN or infinite entries in ``what``, computed
+    at finite ``params`` on ``objective``'s finite inputs: it names the sizes that overflowed."""
+    with np.errstate(all="ignore"):
+        top_logit = float(np.max(np.abs(objective.logits(params))))
+    return NonFiniteResultError(
+        f"{what} has {n_bad:,} non-finite entries (NaN or inf): the network overflows float64 at these "
+        f"parameters (largest |w| = {np.max(np.abs(params)):.3g}, inputs up to "
+        f"|x| = {np.max(np.abs(objective.X)):.3g}, logits up to {top_logit:.3g}); "
+        "overflowing parameters, e.g. from a diverged run"
+    )

@@ -677,6 +677,9 @@ def cmd_hessian(args) -> int:
             return _hessian_matrix_free(args, objective, params, contract)
         except LanczosNoConvergenceError as exc:  # the budget or tolerance the flags set
             raise UserError(f"--top-k/--bottom-k (--max-products, --tol): {exc}") from None
+        except NonFiniteResultError as exc:
+            at = "the initial parameters (--at-init)" if args.at_init else "the parameters"
+            raise UserError(f"{at} of {args.run}: {exc}; nothing written") from None
 
     terms = TERMS if args.decompose else ("H",)
     _check_dense_memory(args, objective, terms)
@@ -809,7 +812,8 @@ def _hessian_matrix_free(args, objective, params, contract) -> int:
     t0 = time.perf_counter()
     summary = []
     if route == "dense":
-        H = curvature_matrices(objective, params, ("H",), engine="fast")["H"]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused in one line
+            H = curvature_matrices(objective, params, ("H",), engine="fast")["H"]
         eigs = spectrum.eigenvalues(H, args.driver)
         del H
         out["eigvals_H"] = eigs

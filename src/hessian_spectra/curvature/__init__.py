@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._checks import NonFiniteResultError, check_choice, check_dense_fits
+from .._checks import check_choice, check_dense_fits, non_finite_result
 from ..objective import Objective
 from . import fast, reference
 from .terms import TERMS, check_terms
@@ -72,16 +72,8 @@ def _check_finite_matrix(term: str, M: np.ndarray, objective: Objective, params:
     """Raise :class:`NonFiniteResultError` when ``M`` has NaN or infinite entries, naming the sizes
     that overflowed (the inputs and parameters are finite, :class:`Objective` checks them)."""
     finite = np.isfinite(M)
-    if finite.all():
-        return
-    with np.errstate(all="ignore"):
-        top_logit = float(np.max(np.abs(objective.logits(params))))
-    raise NonFiniteResultError(
-        f"{term} has {M.size - int(np.count_nonzero(finite)):,} non-finite entries (NaN or inf): the "
-        f"network overflows float64 at these parameters (largest |w| = {np.max(np.abs(params)):.3g}, "
-        f"inputs up to |x| = {np.max(np.abs(objective.X)):.3g}, logits up to {top_logit:.3g}); "
-        "overflowing parameters, e.g. from a diverged run"
-    )
+    if not finite.all():
+        raise non_finite_result(term, M.size - int(np.count_nonzero(finite)), objective, params)
 
 
 __all__ = ["ENGINES", "TERMS", "check_terms", "curvature_matrices", "hessian_terms"]

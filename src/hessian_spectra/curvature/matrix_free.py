@@ -36,7 +36,7 @@ from autograd import grad, make_jvp, make_vjp
 from scipy.sparse.linalg import LinearOperator
 
 from .. import mlp
-from .._checks import check_choice, check_positive_int
+from .._checks import check_choice, check_positive_int, non_finite_result
 from ..objective import Objective, check_objective
 from .lanczos import (
     DEFAULT_EIGENSOLVER,
@@ -85,11 +85,16 @@ class CurvatureOperator(LinearOperator):
     ----------
     term : ``"H"``, ``"G"`` or ``"R"``.
     n_products : number of vectors multiplied so far (a ``matmat`` with m columns counts m).
+
+    A product of a finite vector that comes out with NaN or infinite entries raises
+    :class:`hessian_spectra.NonFiniteResultError` (the network overflows float64 at ``params``)
+    instead of handing the eigensolver a vector it cannot use.
     """
 
-    def __init__(self, product, n_params: int, term: str):
+    def __init__(self, product, n_params: int, term: str, objective: Objective, params: np.ndarray):
         super().__init__(dtype=np.float64, shape=(n_params, n_params))
         self._product = product
+        self._at = (objective, params)
         self.term = term
         self.n_products = 0
 
@@ -99,7 +104,12 @@ class CurvatureOperator(LinearOperator):
             return self._apply(x.real) + 1j * self._apply(x.imag)
         x = np.asarray(x, dtype=np.float64).reshape(self.shape[1])
         self.n_products += 1
-        return np.asarray(self._product(x), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+            y = np.asarray(self._product(x), dtype=np.float64)
+        finite = np.isfinite(y)
+        if not finite.all() and np.isfinite(x).all():
+            raise non_finite_result(f"the product {self.term}·v", y.size - int(finite.sum()), *self._at)
+        return y
 
     def _matvec(self, x):
         return self._apply(x)
@@ -140,7 +150,7 @@ def hessian_operator(objective: Objective, params) -> CurvatureOperator:
     def product(v):
         return make_jvp(grad_L)(params)(v)[1]
 
-    return CurvatureOperator(product, objective.n_params, "H")
+    return CurvatureOperator(product, objective.n_params, "H", objective, params)
 
 
 def gauss_newton_operator(objective: Objective, params) -> CurvatureOperator:
@@ -168,7 +178,7 @@ def gauss_newton_operator(objective: Objective, params) -> CurvatureOperator:
         s = loss.hessian_vector_product(logits, u)  # A_i u_i per sample, A_i never formed
         return np.asarray(vjp(s)) / n  # (1/N) Σ_i J_iᵀ s_i
 
-    return CurvatureOperator(product, objective.n_params, "G")
+    return CurvatureOperator(product, objective.n_params, "G", objective, params)
 
 
 def residual_operator(objective: Objective, params) -> CurvatureOperator:
@@ -193,7 +203,7 @@ def residual_operator(objective: Objective, params) -> CurvatureOperator:
     def product(v):
         return make_jvp(grad_psi)(params)(v)[1]
 
-    return CurvatureOperator(product, objective.n_params, "R")
+    return CurvatureOperator(product, objective.n_params, "R", objective, params)
 
 
 _BUILDERS = {"H": hessian_operator, "G": gauss_newton_operator, "R": residual_operator}
