@@ -192,6 +192,36 @@ def test_cached_point_is_not_reused_when_its_settings_change(tmp_path):
     assert len(calls) == 2
 
 
+def test_point_time_is_measured_once_and_read_back_with_the_point(tmp_path):
+    """A computed point stores the wall and CPU seconds its compute took (busy-waiting 0.2 s of CPU
+    here, timed independently by the test with time.process_time); a point computed inside another
+    point's compute is counted once, in the outer one; reading the points back from the cache in a
+    new context adds the stored times again, so a resumed run reports what its points cost."""
+    import time
+
+    def burn(seconds):
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+
+    def outer():
+        burn(0.1)
+        ctx.point("inner", {"b": 1}, lambda: burn(0.1) or {"y": 1})
+        return {"y": 2}
+
+    ctx = _context(get_experiment("E5"), tmp_path, _E5_TINY)
+    c0 = time.process_time()
+    ctx.point("outer", {"a": 1}, outer)
+    spent = time.process_time() - c0
+    assert 0.2 <= ctx.point_time["cpu_seconds"] <= spent
+    assert ctx.point_time["seconds"] >= 0.2 * 0.5  # wall time: at least part of the CPU time
+    stored = json.loads(open(ctx.point_paths("outer")[0]).read())["time"]
+    assert stored["cpu_seconds"] == pytest.approx(ctx.point_time["cpu_seconds"], abs=1e-3)
+    again = _context(get_experiment("E5"), tmp_path, _E5_TINY)
+    again.point("outer", {"a": 1}, outer)  # cached: not recomputed, its stored time counted
+    assert again.loaded == ["outer"] and again.point_time["cpu_seconds"] == stored["cpu_seconds"]
+
+
 def test_experiment_folder_holds_figure_numbers_and_config(tmp_path):
     """Each run writes its PNG figure(s), numbers.json, config.json and record.json; the figure
     is a PNG and the config records the sizes used."""

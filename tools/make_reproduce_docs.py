@@ -11,7 +11,8 @@ Each block is rebuilt from ``docs/results/<mode>.json`` (a copy of the ``summary
 
 - ``verdicts <mode>``: one row per experiment (paper figure, data, claim, paper's number, ours,
   verdict);
-- ``time``: the wall time of every experiment in both modes and of the whole run;
+- ``time``: the wall time of every experiment in both modes and of the whole run, and the CPU
+  time of its points;
 - ``numbers <ID>``: one experiment's checks (on how many seeds each holds) and values (median and
   range over the seeds), both modes side by side;
 - ``section <ID>``: the experiment's section, ``docs/reproduce/<ID>.md`` (written by hand), with its
@@ -101,26 +102,36 @@ def verdicts_table(summary: dict) -> str:
 
 
 def time_table(summaries: dict) -> str:
+    """Per experiment and mode: the wall time of the run that wrote the summary, and the CPU time
+    its points took when they were computed (the same in a resumed run, or one split across
+    processes, where the summary's wall time only covers reading the cached points back)."""
     ids = []
     for s in summaries.values():
         for r in s["records"]:
             if r["id"] not in ids:
                 ids.append(r["id"])
     modes = [m for m in MODES if m in summaries]
-    lines = ["| id | " + " | ".join(f"{m} (s)" for m in modes) + " |", "|---|" + "---|" * len(modes)]
+    head = " | ".join(f"{m}: wall (s) | {m}: points' CPU (s)" for m in modes)
+    lines = [f"| id | {head} |", "|---|" + "---|---|" * len(modes)]
     for i in ids:
         row = []
         for m in modes:
             rec = next((r for r in summaries[m]["records"] if r["id"] == i), None)
-            row.append("–" if rec is None else f"{rec['seconds']:,.0f}")
+            if rec is None:
+                row += ["–", "–"]
+            else:
+                cpu = rec.get("point_cpu_seconds")
+                row += [f"{rec['seconds']:,.0f}", "–" if cpu is None else f"{cpu:,.0f}"]
         lines.append(f"| {i} | " + " | ".join(row) + " |")
-    lines.append(
-        "| all | "
-        + " | ".join(
-            f"**{summaries[m]['seconds'] / 60:.1f} min** ({len(summaries[m]['seeds'])} seeds)" for m in modes
-        )
-        + " |"
-    )
+    total = []
+    for m in modes:
+        recs = summaries[m]["records"]
+        cpu = sum(r.get("point_cpu_seconds", 0.0) for r in recs)
+        total += [
+            f"**{summaries[m]['seconds'] / 60:.1f} min** ({len(summaries[m]['seeds'])} seeds)",
+            f"{cpu / 60:.1f} min",
+        ]
+    lines.append("| all | " + " | ".join(total) + " |")
     return "\n".join(lines)
 
 

@@ -154,6 +154,7 @@ def run(
         },
     )
     per_seed, all_numbers, computed, loaded = [], [], [], []
+    point_time = {"seconds": 0.0, "cpu_seconds": 0.0}
     first = None
     for s in seeds:
         ctx = Context(
@@ -166,6 +167,7 @@ def run(
             mnist=None if mnist is None else os.fspath(mnist),
             computed=computed,
             loaded=loaded,
+            point_time=point_time,
         )
         numbers = experiment.compute(ctx)
         os.makedirs(ctx.dir, exist_ok=True)
@@ -203,6 +205,8 @@ def run(
         "points_computed": len(computed),
         "points_loaded": len(loaded),
         "seconds": round(time.perf_counter() - t0, 1),
+        "point_seconds": round(point_time["seconds"], 1),
+        "point_cpu_seconds": round(point_time["cpu_seconds"], 1),
     }
     _io.save_json(os.path.join(folder, "record.json"), record)
     return record

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import re
+import time
 import warnings
 import zipfile
 import zlib
@@ -177,6 +178,11 @@ class Context:
     engine: str = ENGINE
     computed: list = field(default_factory=list)
     loaded: list = field(default_factory=list)
+    #: Wall and CPU seconds spent computing this experiment's points (summed over the seeds that
+    #: share the dict; a cached point counts the time it took when it was computed), so that a run
+    #: resumed or split across processes still reports what the points cost.
+    point_time: dict = field(default_factory=lambda: {"seconds": 0.0, "cpu_seconds": 0.0})
+    _depth: int = 0
 
     @property
     def figure_dir(self) -> str:
@@ -228,22 +234,44 @@ class Context:
                         arrays = _io.load_npz(npath, required=tuple(stored["arrays"]))
                         out.update({k: arrays[k] for k in stored["arrays"]})
                     self.loaded.append(name)
+                    self._count_time(stored.get("time", {}))
                     return out
             except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
                 warnings.warn(
                     f"cached point {jpath} is unreadable ({type(exc).__name__}: {exc}); recomputing it",
                     stacklevel=2,
                 )
-        result = compute()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        self._depth += 1
+        try:
+            result = compute()
+        finally:
+            self._depth -= 1
+        spent = {"seconds": time.perf_counter() - wall0, "cpu_seconds": time.process_time() - cpu0}
         arrays = {k: np.asarray(v) for k, v in result.items() if isinstance(v, np.ndarray)}
         values = {k: v for k, v in result.items() if k not in arrays}
         if arrays:
             _io.save_npz(npath, **arrays)
         _io.save_json(
-            jpath, {"name": name, "params": want, "values": _normalize(values), "arrays": sorted(arrays)}
+            jpath,
+            {
+                "name": name,
+                "params": want,
+                "values": _normalize(values),
+                "arrays": sorted(arrays),
+                "time": {k: round(v, 3) for k, v in spent.items()},
+            },
         )
         self.computed.append(name)
+        self._count_time(spent)
         return result
+
+    def _count_time(self, spent: dict) -> None:
+        """Add a point's compute time to :attr:`point_time`; a point inside another point's compute
+        is already in the outer one's time and is not counted twice."""
+        if self._depth == 0:
+            for key in self.point_time:
+                self.point_time[key] += float(spent.get(key, 0.0))
 
     # ---- progress and training --------------------------------------------------------------
     def bar(self, iterable: Iterable, desc: str, total: int | None = None):
