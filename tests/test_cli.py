@@ -110,8 +110,9 @@ def test_hessian_at_init_and_no_eigvals(tmp_path):
 
 
 def test_hessian_eigenvalue_driver_option(tmp_path):
-    """``--driver`` offers exactly the library's drivers (scipy's and the two-stage one); the
-    two-stage eigenvalues of the saved H equal numpy's ``eigvalsh`` of the same H to 1e-12 of the
+    """``--driver`` offers exactly the library's drivers (scipy's and the two-stage one), unset by
+    default so that giving it where it has no effect can be refused, and its help names the library's
+    default driver; the two-stage eigenvalues of the saved H equal numpy's ``eigvalsh`` of the same H to 1e-12 of the
     largest."""
     from hessian_spectra import spectrum
 
@@ -119,7 +120,7 @@ def test_hessian_eigenvalue_driver_option(tmp_path):
     sub = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["hessian"]
     driver = next(a for a in sub._actions if a.dest == "driver")
     assert tuple(driver.choices) == (*spectrum.DRIVERS, spectrum.TWO_STAGE)
-    assert driver.default == spectrum.DEFAULT_DRIVER
+    assert driver.default is None and f"{spectrum.DEFAULT_DRIVER} (default)" in driver.help
     if not spectrum.two_stage_available():
         pytest.skip("no bundled OpenBLAS with dsyevd_2stage here")
     run = _train(tmp_path)

@@ -87,3 +87,84 @@ def test_reproduction_generator_rebuilds_a_tampered_block(tmp_path):
     assert "0.5 [0.25, 0.75]" in fresh and "✓ 3/3 seeds" in fresh
     tampered = fresh.replace("0.5 [0.25, 0.75]", "0.6 [0.25, 0.75]")
     assert make_reproduce_docs.render(tampered, {"quick": summary}) == fresh
+
+
+def test_benchmark_tables_are_generated_from_the_runs():
+    """Every generated block of docs/matrix-free.md (the route crossovers, the matrix-free benchmark
+    against the peers and its targets) equals what tools/make_bench_docs.py builds from the
+    benchmarks' JSON in docs/results/ (regenerate with `python tools/make_bench_docs.py`)."""
+    import make_bench_docs
+
+    text = (ROOT / "docs" / "matrix-free.md").read_text(encoding="utf-8")
+    assert "<!-- begin generated: routes -->" in text and "<!-- begin generated: targets -->" in text
+    assert make_bench_docs.render(text, make_bench_docs.load()) == text
+
+
+def test_route_constants_are_the_measured_crossovers():
+    """hessian_spectra.cli.DENSE_ROUTE_MAX_P holds the crossovers that benchmarks/bench_routes.py
+    measured in the run recorded in docs/results/bench_routes.json (top-k and density); --bottom-k
+    keeps the dense route whenever H fits (None), a choice made on accuracy, not on time."""
+    import json
+
+    from hessian_spectra import cli
+
+    measured = json.loads((ROOT / "docs" / "results" / "bench_routes.json").read_text(encoding="utf-8"))
+    for key in ("top", "density"):
+        assert cli.DENSE_ROUTE_MAX_P[key] == measured["crossovers"][key]["crossover"], key
+    assert cli.DENSE_ROUTE_MAX_P["bottom"] is None
+
+
+def test_benchmark_generator_rebuilds_a_tampered_block():
+    """The benchmark drift test can fail: a hand-edited crossover inside the routes block is replaced
+    by the run's own on rendering (checked on a fabricated benchmark result)."""
+    import make_bench_docs
+
+    machine = {
+        "date": "2026-01-01T00:00:00Z",
+        "cpus": 2,
+        "load_average_1min": 0.1,
+        "python": "3.11",
+        "numpy": "2",
+        "scipy": "1",
+        "hessian_spectra": "0",
+    }
+    row = {
+        "P": 1600,
+        "dense_s": 1.0,
+        "dense_assemble_s": 0.5,
+        "dense_eigh_s": 0.5,
+        "top_s": 0.5,
+        "top_products": 30,
+        "top_max_err_over_norm": 1e-12,
+        "bottom_s": 0.5,
+        "bottom_products": 40,
+        "bottom_converged": 20,
+        "bottom_max_err_over_norm": 1e-12,
+        "density_s": 3.0,
+    }
+    result = {
+        "settings": {
+            "k": 20,
+            "tol": 1e-5,
+            "threads": 1,
+            "data": "mnist",
+            "samples": 1000,
+            "steps": 500,
+            "lr": 0.1,
+        },
+        "machine_before": machine,
+        "machine_after": machine,
+        "rows": [row],
+        "crossovers": {
+            "top": {"dense_preferred": [], "inaccurate": [], "crossover": 0},
+            "bottom": {"dense_preferred": [], "inaccurate": [], "crossover": 0},
+            "density": {"dense_preferred": [1600], "inaccurate": [], "crossover": 1600},
+        },
+    }
+    results = {"bench_routes.json": result}
+    fresh = make_bench_docs.render(
+        "<!-- begin generated: routes -->\n<!-- end generated: routes -->", results
+    )
+    assert "crossover **1,600**" in fresh and "| 1,600 | 1.0 (0.5 + 0.5) |" in fresh
+    tampered = fresh.replace("crossover **1,600**", "crossover **3,000**")
+    assert make_bench_docs.render(tampered, results) == fresh

@@ -665,6 +665,22 @@ def test_train_user_errors_name_the_flag_and_exit_2(extra, fragment, tmp_path, m
             "--seed seeds the matrix-free random vectors",
         ),
         (
+            ["hessian", "bare.npz", "--out", "o.npz", "--seed", "0"],  # the default value, given
+            "--seed seeds the matrix-free random vectors",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--top-k", "2", "--sigma2", "relative"],
+            "--sigma2 sets the kernel of --density",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--no-eigvals", "--driver", "evd"],
+            "--driver chooses how eigenvalues are computed: it has no effect with --no-eigvals",
+        ),
+        (
+            ["hessian", "bare.npz", "--out", "o.npz", "--top-k", "2", "--matrix-free", "--driver", "evr"],
+            "--driver chooses the dense route's eigh driver, but this run takes the matrix-free route",
+        ),
+        (
             [
                 "hessian",
                 "bare.npz",
@@ -690,7 +706,8 @@ def test_hessian_and_reproduce_user_errors_name_the_flag_and_exit_2(
     """The command line: a missing run file, --at-init without initial parameters, a missing or
     invalid flag, a --plot that would not be written or not in the format its name says,
     matrix-free settings out of range or without effect (--tol without --top-k, --seed on the
-    dense path), and a results folder that is a file are refused before any work in one line
+    dense path, --sigma2 without --density, --driver with --no-eigvals or on the matrix-free route,
+    each also when given at its default value), and a results folder that is a file are refused before any work in one line
     with exit 2."""
     monkeypatch.chdir(tmp_path)
     _write_run("bare.npz", params_init=None)

@@ -488,8 +488,8 @@ def _add_hessian(sub) -> None:
     p.add_argument(
         "--driver",
         choices=("evd", "evr", "ev", "evx", "evd_2stage"),
-        default="evd",
-        help="eigenvalue driver: scipy.linalg.eigh's evd (default), evr, ev, evx, or LAPACK's two-stage "
+        default=None,
+        help="eigenvalue driver of the dense route: scipy.linalg.eigh's evd (default), evr, ev, evx, or LAPACK's two-stage "
         "evd_2stage (eigenvalues only; 1.2-1.7x faster at P = 4,000-5,500, slower below P = 3,000; "
         "where NumPy's or SciPy's wheels bundle it)",
     )
@@ -520,8 +520,8 @@ def _add_hessian(sub) -> None:
     )
     p.add_argument(
         "--sigma2",
-        default="relative",
-        help="density kernel variance: 'relative' (sigma = 0.32%% of the spectral range), 'g19' "
+        default=None,
+        help="--density's kernel variance: 'relative' (the default: sigma = 0.32%% of the spectral range), 'g19' "
         "(Ghorbani et al.'s 1e-5 * max(1, range)) or a positive number",
     )
     p.add_argument(
@@ -545,7 +545,9 @@ def _add_hessian(sub) -> None:
     p.add_argument(
         "--maxiter", type=int, default=None, help="matrix-free: maximal number of eigensolver restarts"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the matrix-free random vectors")
+    p.add_argument(
+        "--seed", type=int, default=None, help="seed of the matrix-free random vectors (default: 0)"
+    )
     p.set_defaults(func=cmd_hessian)
 
 
@@ -577,7 +579,7 @@ def _check_hessian_flags(args, objective: Objective, matrix_free: bool) -> None:
     P = objective.n_params
     solver = args.top_k is not None or args.bottom_k is not None
     if not matrix_free:
-        if args.seed != 0:
+        if args.seed is not None:
             raise UserError(
                 "--seed seeds the matrix-free random vectors: it has no effect without "
                 "--top-k/--bottom-k/--density"
@@ -618,8 +620,17 @@ def _check_hessian_flags(args, objective: Objective, matrix_free: bool) -> None:
         raise UserError(f"--max-products must be an integer ≥ 1; got {args.max_products}")
     if args.maxiter is not None and args.maxiter < 0:
         raise UserError(f"--maxiter must be an integer ≥ 0; got {args.maxiter}")
-    if args.seed < 0:
+    if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be an integer ≥ 0; got {args.seed}")
+    if args.sigma2 is not None and not args.density:
+        raise UserError("--sigma2 sets the kernel of --density: it has no effect without it")
+    if args.driver is not None and args.no_eigvals:
+        raise UserError("--driver chooses how eigenvalues are computed: it has no effect with --no-eigvals")
+    # the flags' defaults, now that what was given is known
+    args.seed = 0 if args.seed is None else args.seed
+    args.sigma2 = "relative" if args.sigma2 is None else args.sigma2
+    args.driver_given = args.driver is not None
+    args.driver = spectrum.DEFAULT_DRIVER if args.driver is None else args.driver
     if not matrix_free and args.driver == spectrum.TWO_STAGE and not args.no_eigvals:
         if not spectrum.two_stage_available():
             raise UserError(
@@ -807,6 +818,10 @@ def _hessian_matrix_free(args, objective, params, contract) -> int:
     sigma2 = _parse_sigma2(args.sigma2)
     P = objective.n_params
     route, why = _choose_route(args, P)
+    if route == "matrix-free" and args.driver_given:
+        raise UserError(
+            f"--driver chooses the dense route's eigh driver, but this run takes the matrix-free route ({why})"
+        )
     print(f"route: {route} ({why})")
     out = dict(contract, route=np.array(route))
     t0 = time.perf_counter()
