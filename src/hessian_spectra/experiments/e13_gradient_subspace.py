@@ -26,8 +26,8 @@ that SGD applied at that step is reported beside it.
 Two data sets, each with the network the papers use on it:
 
 - ``blobs``: C = 5 Gaussian clusters in d = 100 (S18's synthetic data, :func:`hessian_spectra.data.blobs`,
-  standardized per feature as in the authors' code), 1,000 training points, S18's 100-30-30-C ReLU
-  network (P = 4,115);
+  standardized per feature as in the authors' code), 1,000 training points (quick: 500), S18's
+  100-30-30-C ReLU network (P = 4,115);
 - ``mnist``: 1,000 real MNIST images (:func:`hessian_spectra.data.mnist`, 100 per class), S18's
   784-h-10 ReLU network with h = 10 (P = 7,960).
 
@@ -45,7 +45,7 @@ checks the Lanczos fractions and overlaps against dense ``eigh`` at small P.
 and batch sizes here are ours): C = 5 blobs (a class count other than MNIST's 10, so that the knee of
 :math:`f_k` at k = C can be told apart from a fixed k); SGD batches of 50 from a fresh permutation every
 epoch; a fixed number of steps (300, full: 2,000) instead of the authors' gradient-norm stop, since
-the claim is about the trajectory; checkpoints at steps 0, 50, 100, 200, 300 (full: 0, 10, 25, 50 and
+the claim is about the trajectory; checkpoints at steps 0, 100, 200, 300 (full: 0, 10, 25, 50 and
 every 100 steps to 2,000). The checks start at step :data:`FROM_STEP` = 100 and compare subspaces
 :data:`DELTA` = 100 steps apart, in both modes.
 """
@@ -100,13 +100,13 @@ RUNS = [["blobs", "gd"], ["blobs", "sgd"], ["mnist", "gd"], ["mnist", "sgd"]]
 CONFIGS = {
     "quick": {
         "runs": RUNS,
-        "blobs": {"n_samples": 1000, "n_classes": 5, "dim": 100, "spread": 1.0, "hidden": [30, 30]},
+        "blobs": {"n_samples": 500, "n_classes": 5, "dim": 100, "spread": 1.0, "hidden": [30, 30]},
         "mnist": {"n_samples": 1000, "hidden": [10]},
         "activation": "relu",
         "lr": 0.1,
         "batch_size": 50,
         "steps": 300,
-        "checkpoints": [0, 50, 100, 200, 300],
+        "checkpoints": [0, 100, 200, 300],
         "record_every": 10,
         "from_step": FROM_STEP,
         "delta": DELTA,
