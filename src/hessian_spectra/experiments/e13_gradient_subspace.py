@@ -411,57 +411,59 @@ def plot(ctx, numbers) -> None:
         )
         ax.legend(fontsize=8, loc="lower right")
         ax = axes[row, 1]
-        gd = next((r for r in runs if r["optimizer"] == "gd"), runs[0])
-        frac = np.asarray(gd["fraction_H"])
-        steps = np.asarray(gd["steps"])
-        shown = sorted({int(steps[0]), int(steps[np.argmax(steps >= t0)]), int(steps[-1])})
-        for j, t in enumerate(shown):
-            i = int(np.flatnonzero(steps == t)[0])
+        for r in runs:
+            frac = np.asarray(r["fraction_H"])
+            steps = np.asarray(r["steps"])
+            ls = "-" if r["optimizer"] == "gd" else "--"
+            later = steps >= t0
+            median_later = np.median(frac[later], axis=0) if np.any(later) else frac[-1]
             ax.plot(
-                np.arange(1, frac.shape[1] + 1), frac[i], "o-", ms=3, color=f"C{j + 4}", label=f"step {t}"
+                np.arange(1, frac.shape[1] + 1),
+                frac[0],
+                ls,
+                color="0.6",
+                lw=0.8,
+                label=f"{r['optimizer'].upper()}, step 0",
+            )
+            ax.plot(
+                np.arange(1, frac.shape[1] + 1),
+                median_later,
+                ls,
+                marker="o",
+                ms=3,
+                color="C3",
+                label=f"{r['optimizer'].upper()}, median over steps ≥ {t0}",
             )
         ax.axvline(C, color="0.3", lw=0.8, ls="--")
-        ax.annotate("k = C", (C, 0.03), fontsize=8, ha="right")
+        ax.annotate("k = C ", (C, 0.03), fontsize=8, ha="right")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("k")
-        ax.set_title(f"{gd['optimizer'].upper()}: fraction in the top-k space against k", fontsize=9)
-        ax.legend(fontsize=8)
+        ax.set_title("fraction in the top-k space against k", fontsize=9)
+        ax.legend(fontsize=7)
         ax = axes[row, 2]
         for r in runs:
             ls = "-" if r["optimizer"] == "gd" else "--"
+            name = r["optimizer"].upper()
             ax.plot(
-                r["steps"],
-                np.asarray(r["fraction_H"])[:, C - 1],
-                ls,
-                color="C2",
-                label=f"f_C(H), {r['optimizer'].upper()}",
+                r["steps"], np.asarray(r["fraction_H"])[:, C - 1], ls, color="C2", label=f"f_C(H), {name}"
             )
-            ax.plot(
-                r["steps"],
-                r["fraction_G1"],
-                ls,
-                color="C3",
-                label=f"fraction in span(G1), {r['optimizer'].upper()}",
-            )
-            ax.plot(
-                r["steps"],
-                r["overlap_H_G1"],
-                ls,
-                color="C7",
-                label=f"overlap top-C(H) / span(G1), {r['optimizer'].upper()}",
-            )
+            ax.plot(r["steps"], r["fraction_G1"], ls, color="C3", label=f"fraction in span(G1), {name}")
             if "fraction_H_batch" in r:
                 ax.plot(
                     r["steps"],
                     np.asarray(r["fraction_H_batch"])[:, C - 1],
                     ":",
                     color="C2",
-                    label="f_C(H), minibatch gradient",
+                    label=f"f_C(H) of the minibatch gradient, {name}",
+                )
+            if r["optimizer"] == "gd":
+                ax.plot(
+                    r["steps"], r["overlap_H_G1"], ls, color="C7", label="overlap top-C(H) / span(G1), GD"
                 )
         _mark_rules(ax, t0, None)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("step")
-        ax.set_title("the link to G1 = Papyan's class means", fontsize=9)
+        ax.set_title("the link to G1 = (C−1) Σ π_c δ_c δ_cᵀ (Papyan's class means)", fontsize=9)
         ax.legend(fontsize=7)
     fig.suptitle(ctx.title("the gradient lies in the top-C Hessian subspace (cf. their Fig. 1)"))
     fig.tight_layout()
