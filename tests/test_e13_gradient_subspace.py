@@ -239,10 +239,11 @@ def test_verdict_uses_the_median_after_the_stated_step():
     _, checks, _ = e13.judge(fake_numbers(mnist_sgd=dip))
     assert all(checks.values())
     low = ([0.1] * 4 + [0.7, 0.75, 0.96], [0.1] * 4 + [0.9, 0.92])  # median 0.75
-    _, checks, values = e13.judge(fake_numbers(mnist_gd=low))
-    assert not _check(checks, "MNIST") and _check(checks, "blobs") and _check(checks, "overlap")
-    assert values["MNIST f_C, GD"] == pytest.approx(0.75)
-    assert runner.grade(checks) == "partly"
+    for run in ("mnist_gd", "mnist_sgd"):  # either optimizer's run alone fails the data set's check
+        _, checks, values = e13.judge(fake_numbers(**{run: low}))
+        assert not _check(checks, "MNIST") and _check(checks, "blobs") and _check(checks, "overlap")
+        assert values[f"MNIST f_C, {run[6:].upper()}"] == pytest.approx(0.75)
+        assert runner.grade(checks) == "partly"
 
 
 def test_verdict_overlap_must_stay_above_the_level_in_every_run():
