@@ -82,10 +82,16 @@ def _printed(nb, index: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def test_there_are_seven_notebooks_and_seven_exercise_notebooks():
-    """One notebook per story of the course, in order, and one exercise notebook for each."""
+def test_every_chapter_has_a_notebook_and_an_exercise_notebook():
+    """One notebook per story of the course, numbered as the chapters of the exercise registry
+    (hessian_spectra.teaching.NOTEBOOK_MODULES: 1-7, then the chapters beyond the papers), in order,
+    and one exercise notebook for each."""
+    from hessian_spectra.teaching import NOTEBOOK_MODULES
+
     stems = [p.stem for p in MAIN]
-    assert [s[:3] for s in stems] == [f"{k:02d}_" for k in range(1, 8)]
+    assert [int(s[:2]) for s in stems] == sorted(NOTEBOOK_MODULES)
+    assert set(range(1, 8)) <= set(NOTEBOOK_MODULES)
+    assert all(s[2] == "_" for s in stems)
     assert [p.stem for p in EXERCISE_NOTEBOOKS] == [f"ex{s}" for s in stems]
 
 

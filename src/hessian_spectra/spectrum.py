@@ -6,6 +6,9 @@ r"""Eigenvalues of dense symmetric matrices and what S18 reads off them.
   consecutive ratio and an elbow threshold (:func:`outlier_counts`).
 - The number of eigenvalues that are zero to working precision (:func:`zero_tolerance`,
   :func:`count_zero`), negative eigenvalues (:func:`negative_stats`) and the bulk's right edge.
+- Eigenvectors as subspaces: the fraction of a vector's squared norm in the span of the first k of
+  a set of orthonormal directions (:func:`projection_fractions`) and how close two subspaces are
+  (:func:`subspace_overlap`, from the principal angles).
 """
 
 from __future__ import annotations
@@ -350,3 +353,71 @@ def summarize(eigvals, threshold: float | None = None) -> dict:
         "n_zero": count_zero(w, tol),
         "negative": negative_stats(w, tol),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Subspaces
+# --------------------------------------------------------------------------------------------
+
+#: Largest entry of :math:`|Q^\top Q - I|` accepted as orthonormal columns: Ritz vectors of a
+#: reorthogonalized Lanczos run and the eigenvectors of ``eigh`` are orthonormal to ~1e-13; a basis
+#: that is off by more than 1e-8 was not meant to be orthonormal.
+ORTHONORMAL_ATOL = 1e-8
+
+
+def projection_fractions(v, Q) -> np.ndarray:
+    r"""The fraction of :math:`\lVert v\rVert^2` in the span of the first k columns of ``Q``, for k = 1..m.
+
+    For orthonormal columns :math:`q_1, \dots, q_m` (e.g. eigenvectors, largest eigenvalue first),
+    the orthogonal projector on the span of the first k is :math:`P_k = \sum_{j \le k} q_j q_j^\top`, so
+
+    .. math:: f_k = \frac{\lVert P_k v\rVert^2}{\lVert v\rVert^2}
+              = \frac{\sum_{j=1}^{k} (q_j^\top v)^2}{\lVert v\rVert^2} \in [0, 1],
+
+    non-decreasing in k. With ``v`` a gradient and ``Q`` the top Hessian eigenvectors this is
+    Gur-Ari, Roberts & Dyer's (2018) :math:`f_{\text{top}}`; the fraction in a general span is the last
+    entry with ``Q`` an orthonormal basis of it (``scipy.linalg.orth``). Returns an array of length m.
+    ``ValueError`` when ``v`` is zero, the shapes disagree or the columns are not orthonormal (to
+    :data:`ORTHONORMAL_ATOL`).
+    """
+    v = as_float_array("v", v, ndim=1)
+    Q = as_float_array("Q", Q, ndim=2)
+    if Q.shape[0] != v.size:
+        raise ValueError(f"Q must have one row per entry of v ({v.size}); got shape {Q.shape}")
+    deviation = np.max(np.abs(Q.T @ Q - np.eye(Q.shape[1]))) if Q.shape[1] else 0.0
+    if deviation > ORTHONORMAL_ATOL:
+        raise ValueError(
+            f"Q must have orthonormal columns; max |QᵀQ − I| = {deviation:.2e} > {ORTHONORMAL_ATOL:g} "
+            "(orthonormalize a general basis with scipy.linalg.orth)"
+        )
+    norm2 = float(v @ v)
+    if norm2 == 0.0:
+        raise ValueError("v must be nonzero: the fraction of a zero vector is undefined")
+    return np.cumsum((Q.T @ v) ** 2) / norm2
+
+
+def subspace_overlap(A, B) -> float:
+    r"""Mean squared cosine of the principal angles between the column spans of ``A`` and ``B``.
+
+    With orthonormal bases :math:`Q_A` (P × a) and :math:`Q_B` (P × b) of the spans, the cosines of
+    the :math:`\min(a, b)` principal angles :math:`\theta_j` are the singular values of
+    :math:`Q_A^\top Q_B` (Björck & Golub, 1973), so
+
+    .. math:: \mathrm{overlap} = \frac{1}{\min(a, b)} \sum_{j=1}^{\min(a,b)} \cos^2\theta_j
+              = \frac{\lVert Q_A^\top Q_B\rVert_F^2}{\min(a, b)}
+              = \frac{\operatorname{tr}(P_A P_B)}{\min(a, b)}:
+
+    1 when the smaller span lies in the larger, 0 when they are orthogonal, :math:`\max(a, b)/P` on
+    average for random subspaces. For two k-dimensional eigenspaces this is Gur-Ari, Roberts & Dyer's
+    (2018) overlap :math:`\frac1k\sum_i \lVert P_A\, b_i\rVert^2` of the top subspaces at two times.
+    The bases come from ``scipy.linalg.orth`` (an SVD that drops singular values at round-off level),
+    so the columns need not be orthonormal or independent; a span of dimension 0 raises ``ValueError``.
+    """
+    A = as_float_array("A", A, ndim=2)
+    B = as_float_array("B", B, ndim=2)
+    if A.shape[0] != B.shape[0]:
+        raise ValueError(f"A and B must have the same number of rows; got {A.shape[0]} and {B.shape[0]}")
+    QA, QB = scipy.linalg.orth(A), scipy.linalg.orth(B)
+    if QA.shape[1] == 0 or QB.shape[1] == 0:
+        raise ValueError("A and B must each span at least one direction; got a zero matrix")
+    return float(np.linalg.norm(QA.T @ QB) ** 2 / min(QA.shape[1], QB.shape[1]))

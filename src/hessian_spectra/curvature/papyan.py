@@ -220,6 +220,43 @@ def class_mean_decomposition(
     )
 
 
+def class_means_by_products(objective: Objective, params, weighting: str = "samples") -> ClassMeans:
+    r"""The class means of :func:`class_means` by vector-Jacobian products, no per-sample Jacobian formed.
+
+    Since :math:`\delta_{i,c'} = J_i^\top S_i e_{c'}` with :math:`S_i e_{c'} = \sqrt{p_{c'}(x_i)}\,(e_{c'} -
+    p(x_i))` (the columns of the factor of :math:`A_i`), the class sums are vector-Jacobian products
+    of the logits,
+
+    .. math:: \sum_{i \in c} \delta_{i,c'} = \frac{\partial}{\partial w} \sum_{i \in c} u_{i,c'}^\top f_i(w),
+              \qquad u_{i,c'} = S_i e_{c'} \ \text{held fixed},
+
+    one backpropagation of the C cotangents :math:`u_{\cdot,c'}` at once through the samples of class
+    c (:meth:`hessian_spectra.mlp.ForwardPass.backward` with a leading axis of C cotangents). The
+    cost is about C gradient evaluations and the memory :math:`O(C \cdot P)`, against
+    :math:`N \cdot C` Jacobian rows for :func:`class_means`; the result is the same (tested against
+    it). The per-sample traces that :func:`class_means` can carry are not computed here.
+    """
+    from .. import mlp
+
+    objective = check_objective(objective)
+    params = objective.check_params(params)
+    _check_cross_entropy(objective)
+    C, P = objective.n_classes, params.size
+    counts = np.bincount(objective.y, minlength=C)
+    weights = _class_weights(counts, weighting)
+    loss = objective.loss_function
+    sums = np.zeros((C, C, P))
+    for c in range(C):
+        idx = np.flatnonzero(objective.y == c)
+        if idx.size == 0:
+            continue
+        fp = mlp.forward_pass(params, objective.X[idx], objective.layer_sizes, objective.activation)
+        S = loss.hessian_factor(fp.logits)  # (N_c, C, C): S[i, :, c'] = sqrt(p_ic') (e_c' − p_i)
+        cotangents = np.moveaxis(S, -1, 0)  # (C, N_c, C): one cotangent per class c'
+        sums[c] = fp.parameter_gradient(fp.backward(cotangents))
+    return _means_from_sums(sums, counts, weights, weighting)
+
+
 # --------------------------------------------------------------------------------------------
 # Eigenvalues from the small Gram matrices
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ E8    ``e08_two_phase``               Sagun et al. 2018, Sec. 4, Figs. 7, 8: LB 
 E9    ``e09_negative_eigenvalues``    Sagun et al. 2018, Figs. 5, 6: negative eigenvalues are tiny
 E10   ``e10_random_matrix``           Sagun et al. 2018, App. B, Fig. 9: Marchenko-Pastur, BBP outlier
 E11   ``e11_class_structure``         Papyan 2019/2020: H, G, R and the class-mean outliers G1
+E13   ``e13_gradient_subspace``       Gur-Ari, Roberts & Dyer 2018: the gradient in the top-C subspace
 ====  ==============================  ==================================================================
 
 Each run writes ``<out>/<id>/`` (figures, ``numbers.json``, ``config.json``, cached points); ``all``
@@ -57,6 +58,7 @@ _MODULES = (
     "e09_negative_eigenvalues",
     "e10_random_matrix",
     "e11_class_structure",
+    "e13_gradient_subspace",
 )
 
 #: The registry: id -> :class:`Experiment`, in the order ``reproduce all`` runs them.
@@ -67,7 +69,7 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 
 def get_experiment(name: str) -> Experiment:
-    """The experiment called ``name`` (``"E1"`` … ``"E11"``, case-insensitive, or its module slug)."""
+    """The experiment called ``name`` (``"E1"`` … ``"E13"``, case-insensitive, or its module slug)."""
     key = str(name).strip()
     for exp in EXPERIMENTS.values():
         if key.upper() == exp.id or key.lower() == exp.slug:

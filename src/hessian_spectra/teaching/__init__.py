@@ -12,7 +12,8 @@ reference solution, input generator, comparison with explicit tolerances, hint),
 adapters that serve as reference solutions where the library's function takes more arguments
 (e.g. ``loss="cross_entropy"``): :mod:`.bulk_and_outliers` (ex01), :mod:`.gauss_newton_decomposition`
 (ex02), :mod:`.why_outliers_track_classes` (ex03), :mod:`.data_vs_parameters` (ex04),
-:mod:`.random_matrix_theory` (ex05), :mod:`.small_vs_large_batch` (ex06), :mod:`.matrix_free` (ex07).
+:mod:`.random_matrix_theory` (ex05), :mod:`.small_vs_large_batch` (ex06), :mod:`.matrix_free` (ex07),
+:mod:`.gradient_subspace` (ex09).
 :mod:`.checking` compares and runs. :data:`EXERCISES` maps every id to its row, in course order; it
 also names the pytest markers (``pytest -m ex02_3``, ``tests/test_exercises.py``). See
 ``docs/teaching.md``.
@@ -28,6 +29,7 @@ from . import (
     bulk_and_outliers,
     data_vs_parameters,
     gauss_newton_decomposition,
+    gradient_subspace,
     matrix_free,
     random_matrix_theory,
     small_vs_large_batch,
@@ -44,6 +46,7 @@ NOTEBOOK_MODULES = {
     5: random_matrix_theory,
     6: small_vs_large_batch,
     7: matrix_free,
+    9: gradient_subspace,
 }
 
 #: Exercise id (``"ex02_3"``) → :class:`Exercise`, in course order.
