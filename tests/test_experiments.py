@@ -292,8 +292,8 @@ def test_barrier_detects_a_bump():
 
 
 def test_registry_names_every_experiment():
-    """E1 … E11 are registered in order; names are case-insensitive."""
-    assert list(EXPERIMENTS) == [f"E{i}" for i in range(1, 12)]
+    """E1 … E12 are registered in order; names are case-insensitive."""
+    assert list(EXPERIMENTS) == [f"E{i}" for i in range(1, 13)]
     assert get_experiment("e7").id == "E7" and get_experiment("width_sweep").id == "E3"
 
 

@@ -22,13 +22,23 @@ reads those two phases off a sharpness trace.
 one some peer libraries use); the library's own route is Lanczos
 (:func:`hessian_spectra.curvature.matrix_free.top_eigenvalues`), which needs far fewer products
 when the top two eigenvalues are close.
+
+:func:`sharpness_along_gd` runs full-batch GD and measures, every few steps, the sharpness and the
+split :math:`H = G + R` (Sagun et al., 2018): :math:`\lambda_{\max}(G)`, the extreme eigenvalues of R
+and R's curvature along the top eigenvector of H — exactly (dense) when P is small, by Lanczos on
+closed-form products (:mod:`hessian_spectra.curvature.fast_products`) otherwise.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass, field
 
-from ._checks import as_float_array, check_positive_float, check_positive_int
+import numpy as np
+from scipy.linalg import eigh, eigvalsh
+
+from ._checks import as_float_array, check_choice, check_positive_float, check_positive_int
+from .objective import Objective, check_objective
+from .training import DIVERGENCE_FACTOR, TrainingDivergedError, stacked_value_and_gradient
 
 
 def stability_threshold(lr: float) -> float:
@@ -131,4 +141,198 @@ def edge_of_stability(steps, sharpness, lr: float, band: float, reach: float) ->
     return out
 
 
-__all__ = ["edge_of_stability", "gd_on_quadratic", "power_iteration", "stability_threshold"]
+# --------------------------------------------------------------------------------------------
+# The sharpness and the split H = G + R along GD
+# --------------------------------------------------------------------------------------------
+
+#: Networks with at most this many parameters get the exact route (dense H, G, R and their
+#: eigendecompositions, a fraction of a second each at P = 1,500); larger ones get Lanczos on
+#: products. At a measurement every few steps, the dense route's O(P³) eigendecompositions would
+#: dominate the training itself beyond this size.
+EXACT_MAX_PARAMS = 1500
+
+#: The routes of :func:`curvature_extremes`.
+ROUTES = ("exact", "lanczos")
+
+#: Relative residual tolerance of the Lanczos route: each value returned is within
+#: ``LANCZOS_TOL · ‖M‖`` of an eigenvalue of M (0.1 %, far below the spread that matters here).
+LANCZOS_TOL = 1e-3
+
+
+def choose_route(objective: Objective) -> str:
+    """``"exact"`` when P ≤ :data:`EXACT_MAX_PARAMS`, else ``"lanczos"``."""
+    return "exact" if check_objective(objective).n_params <= EXACT_MAX_PARAMS else "lanczos"
+
+
+def curvature_extremes(
+    objective: Objective, params, route: str = "exact", r_norm: bool = True, tol: float = LANCZOS_TOL, seed=0
+) -> dict:
+    r"""The sharpness and the size of each term of :math:`H = G + R` at ``params``.
+
+    Returns ``h_top`` :math:`= \lambda_{\max}(H)`, ``g_top`` :math:`= \lambda_{\max}(G)`,
+    ``r_along_top`` :math:`= u^\top R u` for the unit top eigenvector u of H (how much of the
+    sharpness R supplies: :math:`\lambda_{\max}(H) = u^\top G u + u^\top R u`), and, with
+    ``r_norm``, ``r_top`` :math:`= \lambda_{\max}(R)` and ``r_bottom`` :math:`= \lambda_{\min}(R)`
+    (:math:`\lVert R\rVert_2 = \max(|r_{top}|, |r_{bottom}|)`; NaN without ``r_norm``).
+
+    ``route="exact"``: the dense matrices of the ``fast`` engine and their eigendecompositions.
+    ``route="lanczos"``: thick-restart Lanczos
+    (:func:`hessian_spectra.curvature.lanczos.extreme_eigenpairs`, residual tolerance ``tol``
+    relative to the norm, start vectors from ``seed``) on the closed-form products of
+    :func:`hessian_spectra.curvature.fast_products.fast_curvature_operator`; about 20 products for
+    each of :math:`\lambda_{\max}(H)`, :math:`\lambda_{\max}(R)`, :math:`\lambda_{\min}(R)`, 10-20 for G.
+    """
+    from .curvature import curvature_matrices
+    from .curvature.fast_products import fast_curvature_operator
+    from .curvature.lanczos import extreme_eigenpairs
+
+    objective = check_objective(objective)
+    params = objective.check_params(params)
+    check_choice("route", route, ROUTES)
+    P = objective.n_params
+    nan = float("nan")
+    if route == "exact":
+        mats = curvature_matrices(objective, params, ("G", "R"), engine="fast")
+        G, R = mats["G"], mats["R"]
+        lam, u = eigh(G + R, subset_by_index=[P - 1, P - 1])
+        u = u[:, 0]
+        out = {
+            "h_top": float(lam[0]),
+            "g_top": float(eigvalsh(G, subset_by_index=[P - 1, P - 1])[0]),
+            "r_along_top": float(u @ R @ u),
+        }
+        if r_norm:
+            w = eigvalsh(R)
+            out["r_top"], out["r_bottom"] = float(w[-1]), float(w[0])
+        else:
+            out["r_top"] = out["r_bottom"] = nan
+        return out
+    tol = check_positive_float("tol", tol)
+
+    def extreme(term, which, vectors=False):
+        op = fast_curvature_operator(objective, params, term)
+        vals, vecs, _ = extreme_eigenpairs(
+            op, 1, which=which, tol=tol, seed=seed, return_eigenvectors=vectors
+        )
+        return float(vals[0]), (None if vecs is None else vecs[:, 0])
+
+    h_top, u = extreme("H", "largest", vectors=True)
+    u = u / np.linalg.norm(u)
+    out = {
+        "h_top": h_top,
+        "g_top": extreme("G", "largest")[0],
+        "r_along_top": float(u @ (fast_curvature_operator(objective, params, "R") @ u)),
+    }
+    if r_norm:
+        out["r_top"] = extreme("R", "largest")[0]
+        out["r_bottom"] = extreme("R", "smallest")[0]
+    else:
+        out["r_top"] = out["r_bottom"] = nan
+    return out
+
+
+@dataclass
+class SharpnessTrace:
+    """What :func:`sharpness_along_gd` measured.
+
+    ``loss`` holds the full-batch loss before every update (length ``steps + 1``); ``steps`` the
+    measured steps, and ``h_top``, ``g_top``, ``r_along_top``, ``r_top``, ``r_bottom`` the numbers of
+    :func:`curvature_extremes` there (NaN where R's extremes were not measured); ``params`` the
+    final parameters; ``route`` the route used.
+    """
+
+    loss: np.ndarray
+    steps: np.ndarray
+    h_top: np.ndarray
+    g_top: np.ndarray
+    r_along_top: np.ndarray
+    r_top: np.ndarray
+    r_bottom: np.ndarray
+    params: np.ndarray
+    route: str
+    accuracy: float = float("nan")
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The arrays and the route as a plain dict (for a results file)."""
+        keys = ("loss", "steps", "h_top", "g_top", "r_along_top", "r_top", "r_bottom")
+        return {
+            **{k: np.asarray(getattr(self, k)) for k in keys},
+            "route": self.route,
+            "accuracy": self.accuracy,
+        }
+
+
+def sharpness_along_gd(
+    objective: Objective,
+    params0,
+    lr: float,
+    steps: int,
+    every: int,
+    r_norm_every: int = 1,
+    route: str | None = None,
+    tol: float = LANCZOS_TOL,
+    seed=0,
+    progress: bool = False,
+    desc: str = "GD",
+) -> SharpnessTrace:
+    r"""Full-batch GD :math:`w_{t+1} = w_t - \eta\nabla L(w_t)` for ``steps`` updates, with the loss at
+    every step and :func:`curvature_extremes` at :math:`t = 0,` ``every``, ``2·every``, … and at the end.
+
+    R's extreme eigenvalues are measured at every ``r_norm_every``-th measurement (they cost as much
+    as the rest together on the Lanczos route). ``route`` defaults to :func:`choose_route`. The
+    gradients come from :func:`hessian_spectra.training.stacked_value_and_gradient` (closed form,
+    with the loss in the same pass). Training stops with
+    :class:`~hessian_spectra.training.TrainingDivergedError` when the loss becomes non-finite or
+    exceeds ``DIVERGENCE_FACTOR · max(L(w_0), 1)``, the rule of :func:`hessian_spectra.train`.
+    """
+    from tqdm.auto import tqdm
+
+    objective = check_objective(objective)
+    w = objective.check_params(params0).copy()
+    lr = check_positive_float("lr", lr)
+    steps = check_positive_int("steps", steps, minimum=0)
+    every = check_positive_int("every", every)
+    r_norm_every = check_positive_int("r_norm_every", r_norm_every)
+    route = choose_route(objective) if route is None else check_choice("route", route, ROUTES)
+    losses = np.empty(steps + 1)
+    rows, at = [], []
+    limit = None
+    for t in tqdm(range(steps + 1), desc=desc, disable=not progress, leave=False):
+        loss, g = stacked_value_and_gradient(w[None], objective)
+        losses[t] = float(loss[0])
+        if limit is None:
+            limit = DIVERGENCE_FACTOR * max(losses[0], 1.0)
+        if not np.isfinite(losses[t]) or losses[t] > limit:
+            raise TrainingDivergedError(
+                f"GD diverged at step {t}: the loss is {losses[t]:.4g}, from {losses[0]:.4g} at the start, "
+                f"with learning rate lr = {lr:g}; try a smaller lr"
+            )
+        if t % every == 0 or t == steps:
+            k = len(at)
+            rows.append(
+                curvature_extremes(objective, w, route, r_norm=k % r_norm_every == 0, tol=tol, seed=seed)
+            )
+            at.append(t)
+        if t == steps:
+            break
+        w = w - lr * g[0]
+    cols = {k: np.array([r[k] for r in rows]) for k in ("h_top", "g_top", "r_along_top", "r_top", "r_bottom")}
+    return SharpnessTrace(
+        losses, np.asarray(at, dtype=np.int64), params=w, route=route, accuracy=objective.accuracy(w), **cols
+    )
+
+
+__all__ = [
+    "EXACT_MAX_PARAMS",
+    "LANCZOS_TOL",
+    "ROUTES",
+    "SharpnessTrace",
+    "choose_route",
+    "curvature_extremes",
+    "edge_of_stability",
+    "gd_on_quadratic",
+    "power_iteration",
+    "sharpness_along_gd",
+    "stability_threshold",
+]

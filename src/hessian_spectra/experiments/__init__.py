@@ -56,6 +56,7 @@ _MODULES = (
     "e09_negative_eigenvalues",
     "e10_random_matrix",
     "e11_class_structure",
+    "e12_edge_of_stability",
 )
 
 #: The registry: id -> :class:`Experiment`, in the order ``reproduce all`` runs them.
