@@ -20,12 +20,12 @@ starts from the same point):
 - ReLU, every weight and bias :math:`\mathcal N(0, 0.05^2)`; MSE :math:`\tfrac12\lVert f - e_y\rVert^2`
   averaged over the samples (one-hot targets, as in Cohen et al.'s code) and mean cross-entropy;
 - full-batch GD at :math:`\eta = 2/T` for the thresholds T = 2/η: MSE T ∈ {3, 3.5, 4} on MNIST and
-  {2.5, 3, 3.5} on blobs, cross-entropy T ∈ {2, 3} (quick: {2}); 1,500 steps on MNIST and 2,000 on
-  blobs (quick: 400 each), no stopping rule (Cohen et al. stop at 99 % training accuracy or a
-  step cap; the edge phase is what we look at, so every run goes to its cap);
+  {2.5, 3, 3.5} on blobs, cross-entropy T ∈ {2, 3} (quick: {2}); 1,500 steps (quick: 400), no
+  stopping rule (Cohen et al. stop at 99 % training accuracy or a step cap; the edge phase is what
+  we look at, so every run goes to its cap);
 - every 25 steps (quick: 20) and at the end: :math:`\lambda_{\max}(H)`, :math:`\lambda_{\max}(G)`,
   :math:`u^\top R u` along the top eigenvector u of H, and :math:`\lambda_{\max}(R)`,
-  :math:`\lambda_{\min}(R)` (quick: at every third measurement), by
+  :math:`\lambda_{\min}(R)` at every second measurement (quick: every third), by
   :func:`hessian_spectra.stability.curvature_extremes` — exact (dense H, G, R and their
   eigendecompositions) for the blobs, Lanczos with residual tolerance 1e-3 of the norm on the
   closed-form products of :mod:`hessian_spectra.curvature.fast_products` for MNIST (P above
@@ -241,11 +241,11 @@ CONFIGS = {
         "blobs_hidden": [12, 12],
         "blobs_mse_thresholds": [2.5, 3.0, 3.5],
         "blobs_ce_thresholds": [2.0, 3.0],
-        "blobs_steps": 2000,
+        "blobs_steps": 1500,
         "activation": "relu",
         "init_scale": 0.05,
         "every": 25,
-        "r_norm_every": 1,
+        "r_norm_every": 2,
     },
 }
 
