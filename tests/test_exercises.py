@@ -253,7 +253,9 @@ def ind_smoothed_density(nodes, weights, grid, sigma2):
     return out / nodes.shape[0]
 
 
-INDEPENDENT = {eid: globals()[f"ind_{ex.name}"] for eid, ex in EXERCISES.items()}
+from .test_ex08 import INDEPENDENT_EX08, WRONG_EX08  # noqa: E402 (notebook 8's rows: tests/test_ex08.py)
+
+INDEPENDENT = {eid: INDEPENDENT_EX08.get(eid) or globals()[f"ind_{ex.name}"] for eid, ex in EXERCISES.items()}
 
 # --------------------------------------------------------------------------------------------
 # Deliberately wrong implementations: one typical mistake each
@@ -375,6 +377,7 @@ WRONG = {
     "ex07_4": lambda nodes, weights, grid, s2: (
         ind_smoothed_density(nodes, weights, grid, s2) * np.atleast_2d(nodes).shape[0]
     ),
+    **WRONG_EX08,
 }
 
 

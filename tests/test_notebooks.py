@@ -82,10 +82,10 @@ def _printed(nb, index: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def test_there_are_seven_notebooks_and_seven_exercise_notebooks():
+def test_there_are_eight_notebooks_and_eight_exercise_notebooks():
     """One notebook per story of the course, in order, and one exercise notebook for each."""
     stems = [p.stem for p in MAIN]
-    assert [s[:3] for s in stems] == [f"{k:02d}_" for k in range(1, 8)]
+    assert [s[:3] for s in stems] == [f"{k:02d}_" for k in range(1, 9)]
     assert [p.stem for p in EXERCISE_NOTEBOOKS] == [f"ex{s}" for s in stems]
 
 

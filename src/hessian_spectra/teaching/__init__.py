@@ -27,6 +27,7 @@ from collections.abc import Callable
 from . import (
     bulk_and_outliers,
     data_vs_parameters,
+    edge_of_stability,
     gauss_newton_decomposition,
     matrix_free,
     random_matrix_theory,
@@ -44,6 +45,7 @@ NOTEBOOK_MODULES = {
     5: random_matrix_theory,
     6: small_vs_large_batch,
     7: matrix_free,
+    8: edge_of_stability,
 }
 
 #: Exercise id (``"ex02_3"``) → :class:`Exercise`, in course order.
