@@ -9,6 +9,10 @@ their λ_max·η/2, and the median λ_max·η/2 after the crossing.
 
     python tools/side_e12_edge.py blobs --seed 0 --threshold 2.5 --steps 400 --every 20
     python tools/side_e12_edge.py blobs --seed 0 --threshold 2.5 --steps 1500 --every 5
+    python tools/side_e12_edge.py mnist --seed 0 --threshold 8 --steps 1500 --every 100 --full --init-scale 0.1
+
+(the last: the initial sharpness and the peak of small-step GD, far from its edge, at another
+initialization scale).
 
 Its output is quoted in docs/reproduce/E12.md.
 """
@@ -32,6 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--every", type=int, required=True)
     parser.add_argument("--full", action="store_true", help="start from the full configuration")
     parser.add_argument("--mnist-samples", type=int, default=None)
+    parser.add_argument("--init-scale", type=float, default=None, help="std of the initial weights")
     parser.add_argument("--skip", type=int, default=100, help="steps after the crossing left out")
     parser.add_argument("--out", default="/tmp/side_e12")
     args = parser.parse_args(argv)
@@ -42,6 +47,8 @@ def main(argv=None) -> int:
     overrides = {f"{args.dataset}_steps": args.steps, "every": args.every, "r_norm_every": 10**9}
     if args.mnist_samples is not None:
         overrides["mnist_samples"] = args.mnist_samples
+    if args.init_scale is not None:
+        overrides["init_scale"] = args.init_scale
     cfg = exp.config(not args.full, overrides)
     ctx = Context(exp, args.out, not args.full, args.seed, False, cfg)
     r = e12.gd_run(ctx, args.dataset, "mse", args.threshold)
@@ -57,7 +64,12 @@ def main(argv=None) -> int:
     s = e12.run_summary(run)
     steps = np.asarray(run["steps"])
     ratio = np.asarray(run["sharpness"]) / args.threshold
-    print(f"{args.dataset} seed {args.seed} 2/η={args.threshold:g} steps={args.steps} every={args.every}")
+    print(
+        f"{args.dataset} seed {args.seed} 2/η={args.threshold:g} steps={args.steps} every={args.every} "
+        f"init scale {cfg['init_scale']:g}"
+    )
+    lam = np.asarray(run["sharpness"])
+    print(f"  λ_max at step 0: {lam[0]:.3f}; peak {lam.max():.3f} at step {int(steps[lam.argmax()])}")
     if not s["crossed"]:
         print(f"  never reaches 2/η; peak λ_max·η/2 = {s['peak_ratio']:.3f}")
         return 0
