@@ -254,11 +254,14 @@ def ind_smoothed_density(nodes, weights, grid, sigma2):
 
 
 #: Notebooks whose exercises are tested in a file of their own, ``tests/test_exNN.py``, with the same
-#: four properties; this file covers the others.
+#: four properties; this file covers the others (notebook 8's independent and wrong solutions live in
+#: tests/test_ex08.py and are checked here).
 OWN_TEST_FILES = {"09": "test_ex09.py"}
 HERE = [eid for eid in EXERCISES if eid[2:4] not in OWN_TEST_FILES]
 
-INDEPENDENT = {eid: globals()[f"ind_{EXERCISES[eid].name}"] for eid in HERE}
+from .test_ex08 import INDEPENDENT_EX08, WRONG_EX08  # noqa: E402 (notebook 8's rows: tests/test_ex08.py)
+
+INDEPENDENT = {eid: INDEPENDENT_EX08.get(eid) or globals()[f"ind_{EXERCISES[eid].name}"] for eid in HERE}
 
 # --------------------------------------------------------------------------------------------
 # Deliberately wrong implementations: one typical mistake each
@@ -380,6 +383,7 @@ WRONG = {
     "ex07_4": lambda nodes, weights, grid, s2: (
         ind_smoothed_density(nodes, weights, grid, s2) * np.atleast_2d(nodes).shape[0]
     ),
+    **WRONG_EX08,
 }
 
 

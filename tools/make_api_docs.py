@@ -22,11 +22,13 @@ MODULES = [
     "hessian_spectra.curvature.decomposition",
     "hessian_spectra.curvature.papyan",
     "hessian_spectra.curvature.fast",
+    "hessian_spectra.curvature.fast_products",
     "hessian_spectra.curvature.matrix_free",
     "hessian_spectra.curvature.lanczos",
     "hessian_spectra.spectrum",
     "hessian_spectra.rmt",
     "hessian_spectra.landscape",
+    "hessian_spectra.stability",
     "hessian_spectra.plots",
     "hessian_spectra.io",
     "hessian_spectra.teaching",
@@ -38,6 +40,7 @@ MODULES = [
     "hessian_spectra.teaching.random_matrix_theory",
     "hessian_spectra.teaching.small_vs_large_batch",
     "hessian_spectra.teaching.matrix_free",
+    "hessian_spectra.teaching.edge_of_stability",
 ]
 
 HEADER = """# API reference

@@ -58,6 +58,7 @@ _MODULES = (
     "e09_negative_eigenvalues",
     "e10_random_matrix",
     "e11_class_structure",
+    "e12_edge_of_stability",
     "e13_gradient_subspace",
 )
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from . import (
     bulk_and_outliers,
     data_vs_parameters,
+    edge_of_stability,
     gauss_newton_decomposition,
     gradient_subspace,
     matrix_free,
@@ -46,6 +47,7 @@ NOTEBOOK_MODULES = {
     5: random_matrix_theory,
     6: small_vs_large_batch,
     7: matrix_free,
+    8: edge_of_stability,
     9: gradient_subspace,
 }
 
