@@ -6,6 +6,7 @@ r"""Eigenvalues of dense symmetric matrices and what S18 reads off them.
   consecutive ratio and an elbow threshold (:func:`outlier_counts`).
 - The number of eigenvalues that are zero to working precision (:func:`zero_tolerance`,
   :func:`count_zero`), negative eigenvalues (:func:`negative_stats`) and the bulk's right edge.
+- How close two subspaces are (:func:`subspace_overlap`, from the principal angles).
 """
 
 from __future__ import annotations
@@ -346,3 +347,27 @@ def summarize(eigvals, threshold: float | None = None) -> dict:
         "n_zero": count_zero(w, tol),
         "negative": negative_stats(w, tol),
     }
+
+
+def subspace_overlap(A, B) -> float:
+    r"""Mean squared cosine of the principal angles between the column spans of ``A`` and ``B``.
+
+    With orthonormal bases :math:`Q_A` (P × a) and :math:`Q_B` (P × b) of the two spans,
+
+    .. math:: \mathrm{overlap} = \frac{1}{\min(a, b)} \lVert Q_A^\top Q_B\rVert_F^2
+              = \frac{1}{\min(a, b)} \sum_{j=1}^{\min(a,b)} \cos^2\theta_j,
+
+    the :math:`\theta_j` being the principal angles (Björck & Golub, 1973): 1 when the smaller span
+    lies in the larger, 0 when they are orthogonal, about :math:`\max(a, b)/P` for random subspaces.
+    The bases come from ``scipy.linalg.orth`` (an SVD dropping singular values at round-off level),
+    so the columns need not be orthonormal or independent; a span of dimension 0 raises ``ValueError``.
+    Used for the top-C eigenvectors of G against the span of Papyan's class means (E11).
+    """
+    A = as_float_array("A", A, ndim=2)
+    B = as_float_array("B", B, ndim=2)
+    if A.shape[0] != B.shape[0]:
+        raise ValueError(f"A and B must have the same number of rows; got {A.shape[0]} and {B.shape[0]}")
+    QA, QB = scipy.linalg.orth(A), scipy.linalg.orth(B)
+    if QA.shape[1] == 0 or QB.shape[1] == 0:
+        raise ValueError("A and B must each span at least one direction; got a zero matrix")
+    return float(np.linalg.norm(QA.T @ QB) ** 2 / min(QA.shape[1], QB.shape[1]))
