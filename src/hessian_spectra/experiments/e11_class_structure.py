@@ -17,7 +17,7 @@ Papyan's code (``utils.get_mean_std``: :math:`(x - 0.1307)/0.3081` on pixels in 
 784-32-32-10 with ReLU (P = 26,506), He initialization, mean cross-entropy, full-batch GD at
 learning rate η = 0.1 with weight decay λ = 10⁻² (:func:`hessian_spectra.training.train`,
 ``weight_decay``: the update follows :math:`\nabla L + \lambda w`; every curvature number is of the
-data loss L), 10,000 steps (quick: 3,000). At the snapshot steps, matrix-free (no P×P matrix):
+data loss L), 10,000 steps (quick: 1,500). At the snapshot steps, matrix-free (no P×P matrix):
 
 - the top 2C eigenvalues and top-C eigenvectors of G by Lanczos on
   :func:`~hessian_spectra.curvature.matrix_free.gauss_newton_operator`;
@@ -46,7 +46,7 @@ those of G, and the same comparison for each layer's diagonal block of G (:math:
 350 epochs, as the names of the authors' published models say, on 10 to 5,000 examples per class):
 an MLP (the package's networks); full-batch GD without momentum; λ = 10⁻² and η = 0.1, so the
 weights relax on the time scale 1/(ηλ) = 1,000 steps and the full run lasts ten of them (quick:
-three); N = 500 (quick: 100, Papyan's smallest subsets, to fit the quick time budget); the snapshot
+one and a half); N = 500 (quick: 100, Papyan's smallest subsets, to fit the quick time budget); the snapshot
 steps. ``input_spread`` s (default 1: the real images) replaces each
 image x of class c by :math:`\bar x_c + s(x - \bar x_c)` (:math:`\bar x_c` the class's mean image): a
 side experiment that shrinks the within-class spread of the inputs while keeping the class means.
@@ -92,8 +92,8 @@ CONFIGS = {
         "init": "he",
         "lr": 0.1,
         "weight_decay": 1e-2,
-        "steps": 3000,
-        "snapshot_steps": [0, 30, 100, 300, 1000, 3000],
+        "steps": 1500,
+        "snapshot_steps": [0, 30, 100, 300, 1000, 1500],
         "weighting": "classes",
         "input_spread": 1.0,
         "hessian_top": True,
