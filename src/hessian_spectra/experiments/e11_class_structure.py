@@ -145,7 +145,7 @@ def feature_collapse(objective: Objective, params) -> float:
     centres = np.stack([h[objective.y == c].mean(axis=0) for c in range(C)])
     within = np.mean([np.sum((h[objective.y == c] - centres[c]) ** 2, axis=1).mean() for c in range(C)])
     between = np.mean(np.sum((centres - centres.mean(axis=0)) ** 2, axis=1))
-    return float(within / between)
+    return float(within / between) if between > 0 else float("nan")  # nan: all class centres equal
 
 
 def probability_spread(objective: Objective, params) -> np.ndarray:
@@ -227,7 +227,7 @@ def snapshot(
                 "n_params": int(index.size),
                 "top_C": block[:C].tolist(),
                 "G1": g1_l.tolist(),
-                "median_ratio": float(np.median(block[:C] / g1_l)),
+                "median_ratio": float(np.median(block[:C] / np.where(g1_l > 0, g1_l, np.nan))),
             }
         )
     out["layers"] = layers
