@@ -262,7 +262,8 @@ def test_e11_top_of_g_and_h_match_dense_routes(tiny_run):
 
 
 def test_e11_numbers_obey_the_inequalities_of_the_split(tiny_run):
-    """At every snapshot: λ_c(G) ≥ λ_c(G1) for c = 1..C (G ⪰ G1, Courant-Fischer), the overlap lies in
+    """At every snapshot: λ_c(G) ≥ λ_c(G1) for c = 1..C (G ⪰ G1, Courant-Fischer), the reported ratios
+    are λ_c(G)/λ_c(G1) for the same rank c, the overlap lies in
     [0, 1], the four traces add up to tr G, which equals the trace of the dense G (the classes are
     balanced, so Papyan's 1/C weights give G itself); at the end the knock-outs' tops are ≥ λ_{C+1}(G)."""
     _, _, numbers, arrays, obj = tiny_run
@@ -270,6 +271,8 @@ def test_e11_numbers_obey_the_inequalities_of_the_split(tiny_run):
     for row in numbers["snapshots"]:
         top = np.asarray(row["top_G"])
         assert np.all(top[:C] >= np.asarray(row["G1"]) - LANCZOS_RTOL * top[0])
+        # the reported ratios pair the c-th largest of G with the c-th largest of G1
+        np.testing.assert_allclose(np.asarray(row["ratio_top_C_G_to_G1"]) * row["G1"], top[:C], rtol=1e-12)
         assert 0.0 <= row["overlap"] <= 1.0 + 1e-12
         t = row["traces"]
         assert t["G"] == pytest.approx(t["G0"] + t["G1"] + t["G2"] + t["G3"], rel=EXACT)
