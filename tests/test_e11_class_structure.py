@@ -159,6 +159,7 @@ def _numbers(ratio=1.1, overlap=0.95, knock=1.05):
         "ratio_top_C_G_to_G1": [ratio] * C,
         "top_G": top.tolist(),
         "G1": g1.tolist(),
+        "G2_top": (0.1 * g1).tolist(),
         "overlap": overlap,
         "top_G_minus_G1": [knock * 0.05] * (2 * C),
         "top_G_projected": [0.05] * (2 * C),

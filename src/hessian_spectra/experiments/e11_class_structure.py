@@ -345,6 +345,7 @@ def judge(numbers) -> tuple[str, dict, dict]:
         "λ_1(G − G1)/λ_{C+1}(G)": float(knock),
         "λ_1(ΠGΠ)/λ_{C+1}(G)": float(proj),
         "tr G3 / tr G1, end": float(spread),
+        "λ_1(G2)/λ_1(G1), end": float(end["G2_top"][0] / end["G1"][0]),
         "feature collapse tr Σ_W/tr Σ_B, end": float(end["feature_collapse"]),
         "train accuracy, end": float(end["accuracy"]),
     }
