@@ -428,6 +428,9 @@ def plot(ctx, numbers) -> None:
     ax.semilogx(
         steps, [r["probability_spread_median"] for r in rows], "^-", color="C9", label="median κ (√p spread)"
     )
+    ax.semilogx(
+        steps, [r["G2_top"][0] / r["G1"][0] for r in rows], "v-", color="C6", label="λ_1(G2) / λ_1(G1)"
+    )
     ax.axhline(1 + MATCH_RTOL, color="C3", lw=0.7, ls="--", label=f"match tolerance {1 + MATCH_RTOL:g}")
     ax.axhline(1, color="k", lw=0.5)
     ax.set_yscale("log")
