@@ -163,6 +163,7 @@ def _numbers(ratio=1.1, overlap=0.95, knock=1.05):
         "overlap": overlap,
         "top_G_minus_G1": [knock * 0.05] * (2 * C),
         "top_G_projected": [0.05] * (2 * C),
+        "top_H": (1.01 * top[: C + 1]).tolist(),
         "traces": {"G1": 2.0, "G3": 1.0},
         "feature_collapse": 0.1,
     }
@@ -177,6 +178,7 @@ def test_e11_verdict_follows_the_three_checks():
     ours, checks, values = e11.judge(_numbers())
     assert all(checks.values()) and runner.grade(checks) == "reproduced"
     assert values["median λ_c(G)/λ_c(G1), end"] == pytest.approx(1.1)
+    assert values["median λ_c(H)/λ_c(G), end"] == pytest.approx(1.01)
     eps = 1e-9
     for kw, which in (
         ({"ratio": 1 + e11.MATCH_RTOL + eps}, 0),

@@ -347,6 +347,11 @@ def judge(numbers) -> tuple[str, dict, dict]:
         "tr G3 / tr G1, end": float(spread),
         "λ_1(G2)/λ_1(G1), end": float(end["G2_top"][0] / end["G1"][0]),
         "feature collapse tr Σ_W/tr Σ_B, end": float(end["feature_collapse"]),
+        "median λ_c(H)/λ_c(G), end": (
+            float(np.median(np.asarray(end["top_H"][:C]) / np.asarray(end["top_G"][:C])))
+            if "top_H" in end
+            else float("nan")
+        ),
         "train accuracy, end": float(end["accuracy"]),
     }
     ours = (
