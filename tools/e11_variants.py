@@ -33,6 +33,7 @@ VARIANTS = {
     "spread-0.5": {"input_spread": 0.5},
     "spread-0.25": {"input_spread": 0.25},
     "spread-0": {"input_spread": 0.0},
+    "wide-128": {"hidden": [128, 128]},
 }
 
 
