@@ -412,6 +412,8 @@ def subspace_overlap(A, B) -> float:
     (2018) overlap :math:`\frac1k\sum_i \lVert P_A\, b_i\rVert^2` of the top subspaces at two times.
     The bases come from ``scipy.linalg.orth`` (an SVD that drops singular values at round-off level),
     so the columns need not be orthonormal or independent; a span of dimension 0 raises ``ValueError``.
+    Used for the top-C eigenvectors of G against the span of Papyan's class means (E11) and for the
+    top-C Hessian eigenspaces at two times (E13).
     """
     A = as_float_array("A", A, ndim=2)
     B = as_float_array("B", B, ndim=2)

@@ -6,6 +6,14 @@ al., 2018):
 
 .. math:: g_t = \frac{1}{|B_t|} \sum_{i \in B_t} \nabla_w \ell(f(w_t, x_i), y_i).
 
+**Weight decay.** With ``weight_decay`` :math:`\lambda > 0` the update is
+:math:`w_{t+1} = w_t - \eta\,(g_t + \lambda w_t)`: GD/SGD on the penalized objective
+:math:`L(w) + \frac\lambda2\lVert w\rVert^2` (an L2 penalty on every parameter, biases included, as
+PyTorch's ``SGD(weight_decay=λ)`` applies it to all the parameters it is given; Papyan (2019, 2020)
+trains his networks with weight decay). Only the update sees the penalty: the recorded ``loss`` and
+every curvature routine of the package (H, G, R, the class-mean split) are those of the data loss
+:math:`L` alone, the Hessian of the penalized objective being :math:`\nabla^2 L + \lambda I`.
+
 :func:`minibatches` says which samples :math:`B_t` are; :func:`train` runs the updates, records the
 full-batch loss, accuracy and gradient norm along the way (:class:`TrainResult`), stops at a
 gradient-norm tolerance when asked, and stops with :class:`TrainingDivergedError` when the loss
@@ -142,8 +150,9 @@ def train(
     record_every: int | None = None,
     seed: int | np.random.Generator | None = 0,
     progress: bool = True,
+    weight_decay: float = 0.0,
 ) -> TrainResult:
-    """Train ``objective`` from ``params0`` by GD or SGD.
+    r"""Train ``objective`` from ``params0`` by GD or SGD.
 
     Parameters
     ----------
@@ -153,12 +162,16 @@ def train(
     batch_size : SGD batch size (required for ``"sgd"``; not allowed with ``"gd"``).
     shuffle : SGD batch order (:func:`minibatches`).
     grad_tol : stop once the full-batch gradient norm is ≤ ``grad_tol`` (checked at record points;
-        the authors' code stops at 1e-4).
+        the authors' code stops at 1e-4). With weight decay it is the norm of
+        :math:`\nabla L(w) + \lambda w`, the gradient of the objective being minimized.
     snapshot_steps : steps at which to keep a copy of the parameters (0 = the start).
     record_every : record full-batch loss, accuracy and gradient norm every so many steps
         (default: about 200 records per run).
     seed : randomness of the SGD batch order.
     progress : show a progress bar.
+    weight_decay : λ ≥ 0 of the L2 penalty :math:`\frac\lambda2\lVert w\rVert^2` added to the loss
+        in the update (module docstring; default 0, no penalty). ``history["loss"]`` stays the data
+        loss :math:`L`; ``history["grad_norm"]`` is the norm of :math:`\nabla L + \lambda w`.
 
     Raises
     ------
@@ -169,6 +182,7 @@ def train(
     check_choice("optimizer", optimizer, OPTIMIZERS)
     lr = check_positive_float("lr", lr)
     steps = check_positive_int("steps", steps, minimum=0)
+    weight_decay = check_positive_float("weight_decay", weight_decay, allow_zero=True)
     params = objective.check_params(params0).copy()
     if optimizer == "sgd":
         if batch_size is None:
@@ -197,7 +211,7 @@ def train(
             if optimizer == "gd" or at_record:
                 loss, full_gradient = full_value_and_grad(params)
             if at_record:
-                grad_norm = history.record(step, params, loss, full_gradient)
+                grad_norm = history.record(step, params, loss, full_gradient + weight_decay * params)
                 bar.set_postfix(loss=f"{loss:.4g}", grad=f"{grad_norm:.2e}", refresh=False)
                 if grad_tol is not None and grad_norm <= grad_tol:
                     converged = True
@@ -211,7 +225,7 @@ def train(
                 idx = next(batches)
                 batch_loss, update = batch_value_and_grad(params, objective.X[idx], objective.y[idx])
                 history.check_loss(step, batch_loss, what="minibatch loss")
-            params = params - lr * update
+            params = params - lr * (update + weight_decay * params)
             bar.update(1)
     if step in snapshot_steps and step not in snapshots:
         snapshots[step] = params.copy()

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from scipy.sparse.linalg import LinearOperator
 
 from .._checks import as_float_array, check_array_fits, check_choice, check_dense_fits
 from ..objective import Objective, check_objective
@@ -70,6 +71,11 @@ class ClassMeans:
     class_weights : (C,) the weights :math:`\\pi_c` (sum to 1).
     class_counts : (C,) the number of samples :math:`N_c` of each class.
     weighting : ``"samples"`` or ``"classes"``.
+    trace_G : :math:`\\operatorname{tr}(G_0+G_1+G_2+G_3) = \\sum_c \\pi_c\\,\\mathrm{Ave}_{i\\in c}
+        \\sum_{c'} \\lVert\\delta_{i,c'}\\rVert^2`, from the per-sample vectors (``None`` when not computed).
+    trace_G3 : :math:`\\operatorname{tr} G_3 = \\sum_c \\pi_c\\,\\mathrm{Ave}_{i\\in c} \\sum_{c'}
+        \\lVert\\delta_{i,c'} - \\delta_{c,c'}\\rVert^2`, the within-class spread, from the per-sample
+        deviations (``None`` when not computed); see :func:`class_mean_traces`.
     """
 
     delta_cc: np.ndarray
@@ -78,6 +84,8 @@ class ClassMeans:
     class_weights: np.ndarray
     class_counts: np.ndarray
     weighting: str
+    trace_G: float | None = None
+    trace_G3: float | None = None
 
     @property
     def n_classes(self) -> int:
@@ -148,13 +156,20 @@ def _class_weights(counts: np.ndarray, weighting: str) -> np.ndarray:
     return np.full(counts.size, 1.0 / counts.size)
 
 
-def _means_from_sums(sums: np.ndarray, counts: np.ndarray, weights: np.ndarray, weighting: str) -> ClassMeans:
+def _means_from_sums(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    weights: np.ndarray,
+    weighting: str,
+    trace_G: float | None = None,
+    trace_G3: float | None = None,
+) -> ClassMeans:
     C = counts.size
     delta_cc = sums / np.maximum(counts, 1)[:, None, None]  # an empty class (weight 0) keeps zeros
     off = ~np.eye(C, dtype=bool)
     delta_c = np.einsum("ckp,ck->cp", delta_cc, off.astype(float)) / (C - 1)
     nu = (delta_cc - delta_c[:, None, :]) * off[:, :, None]
-    return ClassMeans(delta_cc, delta_c, nu, weights, counts, weighting)
+    return ClassMeans(delta_cc, delta_c, nu, weights, counts, weighting, trace_G, trace_G3)
 
 
 def class_means(
@@ -163,7 +178,9 @@ def class_means(
     r"""Class means :math:`\delta_{c,c'}`, :math:`\delta_c`, :math:`\nu_{c,c'}` and the weights :math:`\pi_c`.
 
     Computed class by class (memory :math:`N_c \cdot C \cdot P` at a time); no P×P matrix is formed.
-    See the module docstring for the definitions and for ``weighting``.
+    See the module docstring for the definitions and for ``weighting``. The same pass gives
+    ``trace_G`` and ``trace_G3`` (:class:`ClassMeans`), the within-class one from the deviations
+    :math:`\delta_{i,c'} - \delta_{c,c'}` (not as a difference of traces).
     """
     objective = check_objective(objective)
     params = objective.check_params(params)
@@ -172,11 +189,16 @@ def class_means(
     counts = np.bincount(objective.y, minlength=C)
     weights = _class_weights(counts, weighting)
     sums = np.zeros((C, C, P))
+    trace_G = trace_G3 = 0.0
     for c in range(C):
         idx = np.flatnonzero(objective.y == c)
         if idx.size:
-            sums[c] = per_sample_deltas(objective, params, idx, method).sum(axis=0)
-    return _means_from_sums(sums, counts, weights, weighting)
+            d = per_sample_deltas(objective, params, idx, method)  # (N_c, C, P)
+            sums[c] = d.sum(axis=0)
+            trace_G += weights[c] * float(np.einsum("nkp,nkp->", d, d)) / idx.size
+            d -= sums[c] / idx.size  # deviations from the class means δ_{c,c'}
+            trace_G3 += weights[c] * float(np.einsum("nkp,nkp->", d, d)) / idx.size
+    return _means_from_sums(sums, counts, weights, weighting, trace_G, trace_G3)
 
 
 def class_mean_decomposition(
@@ -198,15 +220,17 @@ def class_mean_decomposition(
     weights = _class_weights(counts, weighting)
     sums = np.zeros((C, C, P))
     G3 = np.zeros((P, P))
+    trace_G = 0.0
     for c in range(C):
         idx = np.flatnonzero(objective.y == c)
         if idx.size == 0:
             continue
         d = per_sample_deltas(objective, params, idx, method)  # (N_c, C, P)
         sums[c] = d.sum(axis=0)
+        trace_G += weights[c] * float(np.einsum("nkp,nkp->", d, d)) / idx.size
         dev = (d - d.mean(axis=0)).reshape(-1, P)
         G3 += (weights[c] / idx.size) * (dev.T @ dev)
-    means = _means_from_sums(sums, counts, weights, weighting)
+    means = _means_from_sums(sums, counts, weights, weighting, trace_G, float(np.trace(G3)))
     w = np.sqrt(weights)
     V0 = w[:, None] * means.delta_cc[np.arange(C), np.arange(C)]
     V1 = np.sqrt(C - 1.0) * w[:, None] * means.delta_c
@@ -314,6 +338,33 @@ def g012_eigenvalues_from_gram(means: ClassMeans) -> np.ndarray:
     return gram_eigenvalues((np.sqrt(means.class_weights)[:, None, None] * means.delta_cc).reshape(C * C, P))
 
 
+def class_mean_traces(means: ClassMeans) -> dict:
+    r"""Traces of the four terms and of their sum, no P×P matrix formed.
+
+    :math:`\operatorname{tr} G_0 = \sum_c \pi_c \lVert\delta_{c,c}\rVert^2`,
+    :math:`\operatorname{tr} G_1 = (C-1)\sum_c \pi_c \lVert\delta_c\rVert^2`,
+    :math:`\operatorname{tr} G_2 = \sum_c \pi_c \sum_{c'\ne c} \lVert\nu_{c,c'}\rVert^2` from the class
+    means; ``"G3"`` and ``"G"`` are ``means.trace_G3`` and ``means.trace_G``, which :func:`class_means`
+    computes from the per-sample vectors. :math:`\operatorname{tr} G_3 / \operatorname{tr} G_1` measures
+    the within-class spread against the class-mean level (Papyan, 2020). Returns
+    ``{"G0", "G1", "G2", "G3", "G"}``; a ``ValueError`` if ``means`` carries no per-sample traces.
+    """
+    if means.trace_G is None or means.trace_G3 is None:
+        raise ValueError(
+            "means must carry the per-sample traces trace_G and trace_G3: pass the result of "
+            "class_means(...) or class_mean_decomposition(...)"
+        )
+    C = means.n_classes
+    w = means.class_weights
+    return {
+        "G0": float(np.sum(w * np.sum(means.delta_cc[np.arange(C), np.arange(C)] ** 2, axis=1))),
+        "G1": float((C - 1) * np.sum(w * np.sum(means.delta_c**2, axis=1))),
+        "G2": float(np.sum(w[:, None] * np.sum(means.nu**2, axis=2))),
+        "G3": float(means.trace_G3),
+        "G": float(means.trace_G),
+    }
+
+
 def class_mean_eigenvalues(
     objective: Objective, params, weighting: str = "samples", method: str = "backprop"
 ) -> dict:
@@ -370,6 +421,43 @@ def knock_out(M, means: ClassMeanDecomposition, method: str = "subtract_G1") -> 
     MQ = M @ Q
     out = M - MQ @ Q.T - Q @ MQ.T + Q @ (Q.T @ MQ) @ Q.T
     return symmetrize(out)
+
+
+def knock_out_operator(op, means: ClassMeans, method: str = "subtract_G1") -> LinearOperator:
+    r"""The knock-outs of :func:`knock_out` applied to a matrix-free P×P operator ``op`` (e.g.
+    :func:`hessian_spectra.curvature.matrix_free.gauss_newton_operator`), no P×P matrix formed.
+
+    - ``"subtract_G1"``: :math:`v \mapsto Mv - V_1^\top (V_1 v)`, :math:`G_1 = V_1^\top V_1` with the C
+      rows :math:`\sqrt{(C-1)\pi_c}\,\delta_c`;
+    - ``"project_class_means"``: :math:`v \mapsto \Pi M \Pi v`, :math:`\Pi = I - QQ^\top` with Q the
+      orthonormal basis of :math:`\mathrm{span}\{\delta_c\}` (:func:`class_mean_basis`).
+
+    For :math:`M \succeq 0` and either knock-out, the largest eigenvalue of the result is at least
+    :math:`\lambda_{k+1}(M)`, k = rank of the part removed (Weyl's inequality for the subtraction of a
+    rank-k positive part; Cauchy interlacing for the compression to a subspace of codimension k), so
+    :math:`\lambda_{C+1}(M)` is the level an exact knock-out of C outliers reaches.
+    """
+    check_choice("method", method, KNOCK_OUTS)
+    P = means.delta_c.shape[1]
+    if op.shape != (P, P):
+        raise ValueError(f"op must be P×P with P = {P} (the length of the class means); got {op.shape}")
+    if method == "subtract_G1":
+        V1 = np.sqrt((means.n_classes - 1.0) * means.class_weights)[:, None] * means.delta_c
+
+        def product(v):
+            v = np.ravel(v)
+            return np.ravel(op.matvec(v)) - V1.T @ (V1 @ v)
+
+    else:
+        Q = class_mean_basis(means)
+
+        def project(v):
+            return v - Q @ (Q.T @ v)
+
+        def product(v):
+            return project(np.ravel(op.matvec(project(np.ravel(v)))))
+
+    return LinearOperator((P, P), matvec=product, rmatvec=product, dtype=np.float64)
 
 
 def outliers_vs_g1(eigvals, eigvals_G1) -> dict:
