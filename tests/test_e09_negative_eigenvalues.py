@@ -111,7 +111,7 @@ def _points(fractions=(0.011, None), mins=(-5e-5, -7e-5), tops=(0.08, 0.07), e7=
 
 def test_e9_verdict_follows_the_numbers():
     """S18's own numbers (1.1 % at the dense width; −5e-5 and −7e-5 against 0.08; SB −0.03 / 5.3,
-    LB −0.007 / 21) give all three checks; a 10 % fraction breaks the fraction check only; a λ_min
+    LB −0.007 / 21) give all three checks; a 10 % or a 0.1 % fraction breaks the fraction check only; a λ_min
     ten times larger at one width breaks steadiness and, at 0.0007 / 0.07, still passes "tiny"; an
     E7 endpoint with |λ_min| = 0.1 λ_max breaks "tiny"; a dense width with no fraction cannot pass."""
     _, checks, values = e09.judge(_points())
@@ -120,6 +120,7 @@ def test_e9_verdict_follows_the_numbers():
         "λ_min spread across E3's widths"
     ] == pytest.approx(1.4)
     assert list(e09.judge(_points(fractions=(0.10, None)))[1].values()) == [True, False, True]
+    assert list(e09.judge(_points(fractions=(0.001, None)))[1].values()) == [True, False, True]
     assert list(e09.judge(_points(mins=(-5e-5, -7e-4)))[1].values()) == [True, True, False]
     assert list(e09.judge(_points(e7=(-0.53, -0.007)))[1].values()) == [False, True, True]
     assert list(e09.judge(_points(fractions=(None, None)))[1].values()) == [True, False, True]
