@@ -41,7 +41,7 @@ def test_width_leaves_top_eigenvalues_and_grows_the_zeros(tmp_path):
 # Dense and matrix-free routes on real MNIST
 # --------------------------------------------------------------------------------------------
 
-_TINY_MNIST = {"widths": [2], "n_samples": 200, "steps": 100, "n_top": 20}
+_TINY_MNIST = {"widths": [2], "n_samples": 200, "steps": 100, "n_top": 20, "slq_probes": 4, "slq_steps": 80}
 
 
 @pytest.fixture(scope="module")

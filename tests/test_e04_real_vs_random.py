@@ -50,7 +50,7 @@ def tiny_points(tmp_path_factory):
 def test_lanczos_ends_match_the_dense_spectrum(tiny_points):
     """The matrix-free ends E4 reports at the initial point equal the dense eigendecomposition of the
     network at one initial point shared by both data sets (the authors' N(0, 0.1²) draw from the
-    seed): the top and bottom 10 to 1e-8·λ_max (ARPACK's residual bound is 2·1e-5·‖H‖, and these
+    seed): λ_max and λ_min to 1e-8·λ_max (ARPACK's residual bound is 2·1e-5·‖H‖, and these
     ends are isolated, so they converge far below it). After GD (retrained here: GD is
     deterministic) the top 51 agree to the same 1e-8·λ_max and λ_min to 1e-6·λ_max (its residual
     bound at E3's BOTTOM_TOL is 2e-7·‖H‖, and the bottom end is crowded)."""
@@ -95,18 +95,27 @@ def test_distinctness_sees_a_step_and_not_a_smooth_tail():
 
 def test_scale_sweep_measures_the_initial_span(tmp_path):
     """The side measurement: the initial span for random inputs grows with their scale σ (0.3 < 1 <
-    3 at the same draw and initial point), and the MNIST-moments variant is recorded with its mean
-    squared norm near that of the real images (within 10 %)."""
-    ctx = _context(tmp_path, {**_TINY, "scale_sweep": [0.3, 3.0], "matched": True}, quick=False)
+    3 at the same draw and initial point); the MNIST-moments variant is recorded with its mean
+    squared norm near that of the real images (within 10 %), and the real images standardized per
+    pixel have mean squared norm equal to the number of non-constant pixels (each has mean 0 and
+    variance 1 over the draw)."""
+    ctx = _context(
+        tmp_path,
+        {**_TINY, "scale_sweep": [0.3, 3.0], "variants": ["matched", "real-standardized"]},
+        quick=False,
+    )
     numbers = e04.compute(ctx)
     sweep = numbers["scale_sweep"]
-    num = [s for s in sweep if s["variant"] != "matched"]
+    num = [s for s in sweep if not isinstance(s["variant"], str)]
     assert [s["variant"] for s in num] == [0.3, 1.0, 3.0]
     spans = [s["span"] for s in num]
     assert spans[0] < spans[1] < spans[2], spans
     matched = next(s for s in sweep if s["variant"] == "matched")
     real = e04.real_data(ctx)
     assert matched["mean_sq_norm"] == pytest.approx(np.mean(np.sum(real.X**2, 1)), rel=0.1)
+    standardized = next(s for s in sweep if s["variant"] == "real-standardized")
+    live = np.count_nonzero(real.X.std(axis=0) >= 10 * np.finfo(float).eps)
+    assert standardized["mean_sq_norm"] == pytest.approx(live)  # unit variance in every non-constant pixel
 
 
 def _numbers(span_real=2.7, span_random=0.42, ratio_real=3.0, ratio_random=1.2):
