@@ -35,7 +35,9 @@ def measure(obj, w, dense: bool, k_top: int = 30) -> dict:
     """Top-k and smallest eigenvalue by Lanczos; with ``dense`` also the full spectrum's counts."""
     with runner.single_thread_blas():
         top, _ = matrix_free.top_eigenvalues(obj, w, k_top, which="largest")
-        bottom, _ = matrix_free.top_eigenvalues(obj, w, 1, which="smallest", tol=e03.BOTTOM_TOL)
+        bottom, _ = matrix_free.top_eigenvalues(
+            obj, w, 1, which="smallest", tol=e03.BOTTOM_TOL, ncv=e03.BOTTOM_NCV
+        )
     top = np.sort(np.asarray(top))[::-1]
     out = {
         "lambda_max": float(top[0]),

@@ -88,6 +88,11 @@ N_TOP = 120
 #: error 1.5e-11·λ_max with 251 products (1.5e-9 at tol 1e-5, 191 products; 2.5e-13 at 1e-7, 311).
 BOTTOM_TOL = 1e-6
 
+#: Lanczos vectors kept for the smallest eigenvalue (our choice). The bottom end of a trained Hessian
+#: is crowded (hundreds of small negative eigenvalues), and with the default 20 vectors ARPACK needed
+#: 831 products at h = 30 (2,000 steps; more than its 50 restarts allow), with 60 it needed 371.
+BOTTOM_NCV = 60
+
 #: SLQ settings for the near-zero estimate in the full run (our choice: G19 use 10 probes of 90
 #: steps; 4 probes of 80 steps cost a third as many products, and the band holds most of the
 #: spectrum, so the probe-to-probe spread of its weight is small, ≈ (2/P)^{1/2} per probe). Measured
@@ -184,7 +189,9 @@ def width_point(ctx, h: int, ds=None) -> dict:
         k = min(int(cfg["n_top"]), obj.n_params - 1)
         with single_thread_blas():
             top, top_info = matrix_free.top_eigenvalues(obj, w_end, k, which="largest")
-            bottom, bottom_info = matrix_free.top_eigenvalues(obj, w_end, 1, which="smallest", tol=BOTTOM_TOL)
+            bottom, bottom_info = matrix_free.top_eigenvalues(
+                obj, w_end, 1, which="smallest", tol=BOTTOM_TOL, ncv=min(BOTTOM_NCV, obj.n_params)
+            )
         top = np.sort(np.asarray(top, dtype=float))[::-1]
         lanczos_min = float(np.min(bottom))
         near = near_zero_estimate(

@@ -134,12 +134,14 @@ def _sizes(ctx, ds):
     return (ds.dim, *map(int, ctx.config["hidden"]), ds.n_classes)
 
 
-def _extremes(obj, w, k_top: int, k_bottom: int, bottom_tol: float) -> dict:
+def _extremes(obj, w, k_top: int, k_bottom: int, bottom_tol: float, bottom_ncv: int | None = None) -> dict:
     from ..curvature import matrix_free
 
     with single_thread_blas():
         top, i1 = matrix_free.top_eigenvalues(obj, w, k_top, which="largest")
-        bottom, i2 = matrix_free.top_eigenvalues(obj, w, k_bottom, which="smallest", tol=bottom_tol)
+        bottom, i2 = matrix_free.top_eigenvalues(
+            obj, w, k_bottom, which="smallest", tol=bottom_tol, ncv=bottom_ncv
+        )
     top = np.sort(np.asarray(top, dtype=float))[::-1]
     bottom = np.sort(np.asarray(bottom, dtype=float))
     return {
@@ -180,7 +182,7 @@ def data_point(ctx, name: str) -> dict:
         p0 = mlp.init_params(sizes, "normal", seed=ctx.seed_for("init"))
         init = _extremes(obj, p0, N_INIT, N_INIT, 1e-5)
         res = ctx.train(obj, p0, optimizer="gd", lr=cfg["lr"], steps=cfg["steps"], grad_tol=GRAD_TOL)
-        end = _extremes(obj, res.params, TOP_WINDOW + 1, 1, e03.BOTTOM_TOL)
+        end = _extremes(obj, res.params, TOP_WINDOW + 1, 1, e03.BOTTOM_TOL, min(e03.BOTTOM_NCV, obj.n_params))
         return {
             "data_name": ds.name,
             "n_params": obj.n_params,
