@@ -12,7 +12,7 @@ first, with E3's or E7's own settings). What each number rests on:
 
 - **The negative fraction** (eigenvalues below :math:`-\tau`, the round-off tolerance of
   :func:`hessian_spectra.spectrum.negative_stats`) needs every eigenvalue, so it is exact and only
-  available where E3's spectrum is dense (full run: h = 10, P = 7,960; quick: h = 5, P = 3,985) and
+  available where E3's spectrum is dense (full run: h = 10, P = 7,960; quick: h = 4, P = 3,190) and
   at E7's endpoints (dense).
 - **The most negative eigenvalue** is available at every width: exact where dense, and beyond by
   Lanczos on the bottom end of the spectrum (:func:`hessian_spectra.curvature.matrix_free.top_eigenvalues`
