@@ -121,12 +121,25 @@ def plot(ctx, numbers) -> None:
     ax1.axhline(100 * PAPER_FRACTION, color="C3", lw=0.8, ls="--", label="S18: ≈ 1.1 %")
     for i, r in enumerate(rows):
         if r["fraction_negative"] is None:
-            ax1.text(i, 0.05, "needs the\nwhole spectrum", ha="center", va="bottom", fontsize=7, color="0.4")
+            ax1.text(
+                i,
+                0.5,
+                "needs the\nwhole spectrum",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="0.4",
+                transform=ax1.get_xaxis_transform(),
+            )
         else:
-            ax1.bar(i, 100 * r["fraction_negative"], color="C0" if r["source"] == "E3" else "C1")
+            pct = 100 * r["fraction_negative"]
+            ax1.bar(i, pct, color="C0" if r["source"] == "E3" else "C1")
+            ax1.text(i, pct * 1.1, f"{pct:.2f} %", ha="center", va="bottom", fontsize=8)
+    ax1.set_yscale("log")
     ax1.set_xticks(x, names, fontsize=8)
-    ax1.set_ylabel("negative eigenvalues (%)")
-    ax1.legend(fontsize=8)
+    ax1.set_ylabel("negative eigenvalues (%, log)")
+    ax1.set_ylim(0.05, 100)
+    ax1.legend(fontsize=8, loc="upper left")
     ax1.set_title("fraction of negative eigenvalues (exact, dense spectra)", fontsize=10)
     ax2.semilogy(x, [r["top"] for r in rows], "o-", color="C2", label="λ_max")
     ax2.semilogy(x, [max(abs(r["most_negative"]), 1e-300) for r in rows], "s-", color="C3", label="|λ_min|")
