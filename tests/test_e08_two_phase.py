@@ -123,3 +123,32 @@ def test_barrier_rule_is_the_landscape_rule():
     assert e08.judge(numbers)[1]["no barrier on the line"]
     numbers["barrier"] = landscape.barrier(a, 0.02 * (1 + 0.5 * np.exp(-((a - 0.5) ** 2) / 0.02)))
     assert not e08.judge(numbers)[1]["no barrier on the line"]
+
+
+def test_large_batch_control_continues_part_one_with_the_large_batch(tmp_path):
+    """The side experiment starts from the experiment's own part I (the same cached point: its end
+    loss is the loss at the switch of compute()), and trains the same steps with the large batch:
+    its first recorded loss is part I's last, and it equals training.train with batch 100 from part
+    I's end under the control's own batch order; part II's numbers are the experiment's."""
+    ctx = _context(tmp_path, TINY_DIGITS, seed=2)
+    numbers = e08.compute(ctx)
+    with pytest.raises(ValueError, match="part must be 1, 2 or 'control'"):
+        e08.part_point(ctx, 3)
+    result = e08.large_batch_control(tmp_path, seeds=(2,), quick=True, progress=False, overrides=TINY_DIGITS)
+    row = result["rows"][0]
+    assert row["train_loss_part1"] == numbers["loss_at_switch"]
+    assert row["test_accuracy_small_batch"] == numbers["test_accuracy_part2"]
+    obj, _, _ = e08.problem(ctx)
+    one = e08.part_point(ctx, 1)
+    ref = training.train(
+        obj,
+        one["params"],
+        optimizer="sgd",
+        lr=0.1,
+        steps=TINY_DIGITS["steps"],
+        batch_size=100,
+        seed=ctx.seed_for("batches", "control"),
+        progress=False,
+    )
+    assert ref.history["loss"][0] == pytest.approx(row["train_loss_part1"], rel=1e-12)
+    assert ref.history["loss"][-1] == pytest.approx(row["train_loss_large_batch"], rel=1e-12)

@@ -343,8 +343,29 @@ def plot(ctx, numbers) -> None:
 
 
 def plot_seeds(ctx, all_numbers) -> None:
-    """The training loss on the line of every seed, relative to its worse endpoint, with the margin."""
+    """Every seed's top eigenvalues at both ends with its shared threshold and counts, and every
+    seed's training loss on the line relative to its worse endpoint, with the margin."""
     import matplotlib.pyplot as plt
+
+    n = len(all_numbers)
+    fig, axes = plt.subplots(1, n, figsize=(2.9 * n + 0.6, 3.6), squeeze=False, sharey=True)
+    for s, (ax, numbers) in enumerate(zip(axes[0], all_numbers, strict=True)):
+        for j, which in enumerate(("sb", "lb")):
+            e = numbers["endpoints"][which]
+            top = np.maximum(np.asarray(e["top"][:30]), 1e-12)
+            k = e["n_outliers"]
+            ranks = np.arange(1, top.size + 1)
+            ax.semilogy(ranks, top, "o-", ms=2.5, lw=0.7, color=f"C{j}", label=f"{which.upper()} {k}")
+            ax.semilogy(ranks[:k], top[:k], "o", ms=5, mfc="none", color=f"C{j}")
+        ax.axhline(numbers["threshold"], color="k", lw=0.7, ls="--")
+        ax.axvline(numbers["n_classes"] + 0.5, color="0.7", lw=0.6, ls=":")
+        ax.set_title(f"seed {ctx.seed + s}", fontsize=9)
+        ax.set_xlabel("rank")
+        ax.legend(fontsize=7, title="counted", title_fontsize=7)
+    axes[0][0].set_ylabel("eigenvalue (dashed: shared threshold;\ndotted: rank C)")
+    fig.suptitle(ctx.title("top 30 eigenvalues at SB and LB, every seed, counted above one shared threshold"))
+    fig.tight_layout()
+    ctx.save_figure(fig, "fig4_sb_lb_counts_seeds")
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for s, numbers in enumerate(all_numbers):

