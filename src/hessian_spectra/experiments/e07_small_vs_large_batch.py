@@ -578,21 +578,37 @@ def _plot_study(ctx, result) -> None:
     import matplotlib.pyplot as plt
 
     groups = list(dict.fromkeys(r["group"] for r in result["variants"]))
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 3.8), squeeze=False)
-    for ax, g in zip(axes[0], groups, strict=True):
+    fig, axes = plt.subplots(2, len(groups), figsize=(3.6 * len(groups), 6.4), squeeze=False)
+    for j, g in enumerate(groups):
         rows = [r for r in result["variants"] if r["group"] == g]
         x = np.arange(len(rows))
         for r, xi in zip(rows, x, strict=True):
-            rel = [p["height"] / p["endpoint_max"] for p in r["points"]]
-            ax.plot(np.full(len(rel), xi), rel, "o", ms=4, mfc="none", color="C0")
-            ax.plot([xi], [r["relative_height"]["median"]], "s", ms=6, color="C3")
-            m = [p["margin"] / p["endpoint_max"] for p in r["points"]]
-            ax.plot([xi - 0.3, xi + 0.3], [np.median(m)] * 2, color="0.4", lw=0.8, ls=":")
-        ax.axhline(0, color="0.6", lw=0.5)
-        ax.set_xticks(x, [str(r["value"]) for r in rows], fontsize=8)
-        ax.set_xlabel(g)
-        ax.set_yscale("symlog", linthresh=0.1)
-    axes[0][0].set_ylabel("barrier / worse endpoint loss\n(square: median; dotted: margin)")
-    fig.suptitle(ctx.title("what the barrier on the line between two runs depends on (side experiment)"))
+            pts = r["points"]
+            rel = [p["height"] / p["endpoint_max"] for p in pts]
+            axes[0][j].plot(np.full(len(rel), xi), rel, "o", ms=4, mfc="none", color="C0")
+            axes[0][j].plot([xi], [np.median(rel)], "s", ms=6, color="C3")
+            axes[1][j].plot(
+                np.full(len(pts), xi), [p["height"] for p in pts], "o", ms=4, mfc="none", color="C0"
+            )
+            axes[1][j].plot([xi], [np.median([p["height"] for p in pts])], "s", ms=6, color="C3")
+            for ax, m in (
+                (axes[0][j], [p["margin"] / p["endpoint_max"] for p in pts]),
+                (axes[1][j], [p["margin"] for p in pts]),
+            ):
+                ax.plot([xi - 0.3, xi + 0.3], [np.median(m)] * 2, color="0.4", lw=0.8, ls=":")
+        for ax in axes[:, j]:
+            ax.axhline(0, color="0.6", lw=0.5)
+            ax.set_xticks(x, [str(r["value"]) for r in rows], fontsize=8)
+        axes[0][j].set_yscale("symlog", linthresh=0.1)
+        axes[1][j].set_yscale("symlog", linthresh=1e-3)
+        axes[1][j].set_xlabel(g)
+    axes[0][0].set_ylabel("barrier / worse endpoint loss")
+    axes[1][0].set_ylabel("barrier height (nats)")
+    fig.suptitle(
+        ctx.title(
+            "the barrier on the line between two runs from one initial point (side experiment)\n"
+            "circles: seeds; squares: median; dotted: the no-barrier margin (median over seeds)"
+        )
+    )
     fig.tight_layout()
     ctx.save_figure(fig, "barrier_study")
