@@ -599,8 +599,12 @@ def _plot_study(ctx, result) -> None:
         for ax in axes[:, j]:
             ax.axhline(0, color="0.6", lw=0.5)
             ax.set_xticks(x, [str(r["value"]) for r in rows], fontsize=8)
+            ax.set_xlim(-0.6, len(rows) - 0.4)
         axes[0][j].set_yscale("symlog", linthresh=0.1)
         axes[1][j].set_yscale("symlog", linthresh=1e-3)
+        for ax in axes[:, j]:  # room above the largest circle (symlog autoscaling clips it)
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(lo, hi * 2.0)
         axes[1][j].set_xlabel(g)
     axes[0][0].set_ylabel("barrier / worse endpoint loss")
     axes[1][0].set_ylabel("barrier height (nats)")
