@@ -16,7 +16,6 @@ import pytest
 from hessian_spectra import cli, landscape
 from hessian_spectra.experiments import EXPERIMENTS, get_experiment, run, run_all, runner
 from hessian_spectra.experiments import e02_cluster_sweep as e02
-from hessian_spectra.experiments import e07_small_vs_large_batch as e07
 
 
 def _context(exp, tmp_path, overrides, seed=0):
@@ -46,30 +45,6 @@ def test_elbow_count_equals_number_of_clusters(tmp_path, k):
     ctx = _context(e02.EXPERIMENT, tmp_path, {})
     r = e02.run_point(ctx, k, "gd", "relu", 1.0)
     assert r["counts"]["elbow"] == k, (r["counts"], np.sort(r["eigenvalues"])[::-1][: k + 3])
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: the training loss rises from 0.0116 (the worse endpoint) to 0.0144 between the two "
-    "points at these sizes (+24 %, margin 10 % + 1e-3), and by +29 % in the quick E7 run; accuracy stays 100 %. "
-    "See docs/reproduce.md, E7.",
-)
-def test_no_barrier_between_small_and_large_batch(tmp_path):
-    """S18 Sec. 3.3: from one initial point, SGD with batch 10 and batch 100 (same lr 0.1, same 1,500
-    steps; 300 digits, 64-16-16-10 ReLU) reach points whose connecting line has no barrier: the training
-    loss on α ∈ [0, 1] never exceeds the larger endpoint loss by more than 10 % of it plus 1e-3."""
-    ctx = _context(
-        e07.EXPERIMENT,
-        tmp_path,
-        {"n_samples": 300, "n_test": 100, "hidden": [16, 16], "steps": 1500, "large_batch": 100},
-    )
-    prob = e07.problem(ctx)
-    sb, lb = (e07.endpoint(ctx, w, prob) for w in ("sb", "lb"))
-    alphas = np.linspace(0, 1, 21)
-    line = landscape.loss_on_line(prob[0], sb["params"], lb["params"], alphas)
-    worse = max(line["train_loss"][0], line["train_loss"][-1])
-    assert max(line["train_loss"]) <= worse * (1 + landscape.NO_BARRIER_REL) + landscape.NO_BARRIER_ABS, line
-    assert landscape.barrier(line["alpha"], line["train_loss"])["none"]
 
 
 # --------------------------------------------------------------------------------------------
