@@ -183,3 +183,65 @@ def test_mse_points_are_cached_apart_from_cross_entropy(tmp_path):
     mse = e02.run_point(ctx, 2, "gd", "relu", 1.0)
     assert ctx.computed and not ctx.loaded
     assert not np.allclose(ce["top"], mse["top"])
+
+
+# --------------------------------------------------------------------------------------------
+# The side experiment (tools/e02_softmax_step.py)
+# --------------------------------------------------------------------------------------------
+
+
+def _side_tool():
+    import importlib
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
+    return importlib.import_module("e02_softmax_step")
+
+
+@pytest.mark.parametrize("C, f", [(2, 0.6), (5, 0.9), (50, 0.99), (10, 0.2)])
+def test_predicted_ratio_is_the_hadamard_models_smallest_eigenvalue_ratio(C, f):
+    """For u_c ∝ 1 − C e_c (symmetric confusions) and M = a 11ᵀ + b I with common fraction
+    f = ‖m̄‖²/Ave‖m_c‖², the two smallest eigenvalues of U ∘ M (numerically, by eigh) have the ratio
+    (1 − f)(C − 1)/(C − 2 + f) of the closed form."""
+    side = _side_tool()
+    # a + b = 1 and a + b/C = f give b = C(1 − f)/(C − 1)
+    b = C * (1 - f) / (C - 1)
+    a = 1 - b
+    u = np.ones((C, C)) - C * np.eye(C)
+    M = a * np.ones((C, C)) + b * np.eye(C)
+    w = np.sort(np.linalg.eigvalsh((u @ u.T) * M))
+    assert w[0] / w[1] == pytest.approx(side.predicted_ratio(f, C), rel=1e-10)
+
+
+def test_last_layer_class_vectors_match_papyans_from_per_sample_jacobians(tmp_path):
+    """The side experiment's last-layer class vectors δ_c = Ave_{i∈c} v_i ⊗ h̃_i equal the last-layer
+    block of Papyan's δ_c computed from per-sample Jacobians (curvature.papyan, an independent
+    route) to 1e-12 of their size, on a tiny trained E2 point; f lies in (0, 1]."""
+    from hessian_spectra.curvature import papyan
+
+    side = _side_tool()
+    ctx = _context(tmp_path, TINY)
+    r = e02.run_point(ctx, 3, "gd", "relu", 1.0)
+    obj, _ = e02.problem(ctx, 3, "relu", 1.0)
+    s = side.last_layer_class_structure(obj, r["params"])
+    means = papyan.class_means(obj, r["params"], weighting="classes")
+    last = means.delta_c[:, obj.n_params - (obj.layer_sizes[-2] + 1) * 3 :]
+    np.testing.assert_allclose(s["delta_last"], last, rtol=0, atol=1e-12 * np.max(np.abs(last)))
+    assert 0 < s["f"] <= 1
+    np.testing.assert_allclose(s["gram"], last @ last.T, rtol=1e-10)
+
+
+def test_counts_equal_k_at_the_quick_sizes_for_few_clusters(tmp_path):
+    """S18 Table 1 at E2's quick sizes (100-30-30-k, N = 250 per-feature standardized blobs at std ×1,
+    ReLU, 1,000 GD steps at lr 0.1, seed 0) for k = 2, 5, 10: one threshold shared by the three
+    spectra counts exactly k in each, and so does the largest ratio over j ≥ 2 (the former elbow-rule
+    test of tests/test_experiments.py, which counted 17 and 21 for k = 5 and 10)."""
+    ctx = _context(tmp_path, {})
+    raw = []
+    for k in (2, 5, 10):
+        r = e02.run_point(ctx, k, "gd", "relu", 1.0)
+        raw.append({"k": k, "optimizer": "gd", "activation": "relu", "spread": 1.0, "top": r["top"]})
+    points, _ = e02.count_rows(raw, window=ctx.config["n_top"])
+    assert [p["counts"]["row"] for p in points] == [2, 5, 10], [p["top"][:12] for p in points]
+    assert [p["counts"]["ratio"] for p in points] == [2, 5, 10]
