@@ -245,3 +245,23 @@ def test_counts_equal_k_at_the_quick_sizes_for_few_clusters(tmp_path):
     points, _ = e02.count_rows(raw, window=ctx.config["n_top"])
     assert [p["counts"]["row"] for p in points] == [2, 5, 10], [p["top"][:12] for p in points]
     assert [p["counts"]["ratio"] for p in points] == [2, 5, 10]
+
+
+@pytest.mark.parametrize("loss, rank", [("cross_entropy", 2), ("mse", 3)])
+def test_last_layer_gauss_newton_block_and_its_common_mode_rank(tmp_path, loss, rank):
+    """The side experiment's last-layer block (1/N) Σ h̃_i h̃_iᵀ ⊗ A_i equals the last-layer block of
+    the reference engine's G (the decomposition's independent route) to 1e-13 of max|G|, on a tiny
+    trained E2 point with C = 3; its common-mode part m̄m̄ᵀ ⊗ Ā has rank C − 1 with cross-entropy
+    (A_i annihilates the all-ones vector) and C with MSE (A_i = I)."""
+    from hessian_spectra.curvature import curvature_matrices
+
+    side = _side_tool()
+    ctx = _context(tmp_path, {**TINY, "loss": loss})
+    r = e02.run_point(ctx, 3, "gd", "relu", 1.0)
+    obj, _ = e02.problem(ctx, 3, "relu", 1.0)
+    G = curvature_matrices(obj, r["params"], ("G",), "reference")["G"]
+    s = side.last_layer_gauss_newton(obj, r["params"])
+    n = s["G_last"].shape[0]
+    assert n == (obj.layer_sizes[-2] + 1) * 3
+    np.testing.assert_allclose(s["G_last"], G[-n:, -n:], rtol=0, atol=1e-13 * np.max(np.abs(G)))
+    assert s["rank"] == rank and np.linalg.matrix_rank(s["common"]) == rank

@@ -24,6 +24,12 @@ measured here on E2's own points (same data, initial points, training and cap):
 (c) ρ of the class-mean Gram (:func:`hessian_spectra.curvature.papyan.g1_eigenvalues_from_gram`,
     all layers, and its last-layer block) tracks 1 − f and the formula above.
 
+A more direct form of the same mechanism is measured beside them: the last layer's block of G,
+:math:`G_L = \frac1N\sum_i \tilde h_i \tilde h_i^\top \otimes A_i`, and its common-mode part
+:math:`\bar m \bar m^\top \otimes \bar A` (every :math:`\tilde h_i` replaced by the mean over all
+samples), whose rank is C − 1 with cross-entropy and C with MSE: the step of :math:`G_L` and the
+share of its top eigenvalues that the common-mode part carries.
+
 **The step cap** (``converge``). E2 stops at a step cap where the authors stop at gradient norm
 1e-4. This trains E2's GD-ReLU rows on until that criterion (at most ``--max-steps``), keeps the
 parameters at E2's cap on the way (the same GD trajectory), and counts both ends against their
@@ -48,7 +54,7 @@ import time
 import numpy as np
 
 from hessian_spectra import io as _io
-from hessian_spectra import losses, mlp
+from hessian_spectra import losses, mlp, spectrum
 from hessian_spectra.curvature import matrix_free, papyan
 from hessian_spectra.experiments import e02_cluster_sweep as e02
 from hessian_spectra.experiments import runner
@@ -95,6 +101,44 @@ def last_layer_class_structure(objective, params) -> dict:
     }
 
 
+def last_layer_gauss_newton(objective, params) -> dict:
+    r"""The last layer's block of G and its common-mode part, both dense ((h+1)C)×((h+1)C).
+
+    In the flat layout of the last layer's parameters (W then b, W stored input-major), the block is
+    :math:`G_L = \frac1N \sum_i \tilde h_i \tilde h_i^\top \otimes A_i`. Replacing every
+    :math:`\tilde h_i` by the mean :math:`\bar m` over all samples and :math:`A_i` by its mean
+    :math:`\bar A` gives the common-mode part :math:`\bar m \bar m^\top \otimes \bar A`, whose rank
+    is that of :math:`\bar A`: C − 1 for softmax cross-entropy (:math:`A_i \mathbf 1 = 0`), C for MSE.
+    Returns both matrices and that rank ``r``.
+    """
+    fp = mlp.forward_pass(params, objective.X, objective.layer_sizes, objective.activation)
+    h = fp.hs[-1]
+    ht = np.hstack([h, np.ones((h.shape[0], 1))])
+    A = objective.loss_function.hessian(fp.logits, objective.y)
+    n, d, C = ht.shape[0], ht.shape[1], objective.n_classes
+    G_last = np.einsum("nj,nk,nab->jakb", ht, ht, A, optimize=True).reshape(d * C, d * C) / n
+    m, A_bar = ht.mean(axis=0), A.mean(axis=0)
+    common = np.kron(np.outer(m, m), A_bar)
+    r = C - 1 if objective.loss == "cross_entropy" else C
+    return {"G_last": 0.5 * (G_last + G_last.T), "common": 0.5 * (common + common.T), "rank": r}
+
+
+def last_layer_numbers(objective, params, window: int) -> dict:
+    """Counts and step ratios of the last layer's block of G, and the share of its top ``r``
+    eigenvalues (``r`` = rank of the mean logit Hessian) that the common-mode part carries."""
+    s = last_layer_gauss_newton(objective, params)
+    k, r = objective.n_classes, s["rank"]
+    w = np.sort(np.linalg.eigvalsh(s["G_last"]))[::-1]
+    wc = np.sort(np.linalg.eigvalsh(s["common"]))[::-1]
+    top = w[:window]
+    return {
+        "last_count": spectrum.outlier_count_ratio(top, start=2),
+        "last_k/k+1": float(w[k - 1] / w[k]),
+        "last_k-1/k": float(w[k - 2] / w[k - 1]),
+        "common_share": float(wc[:r].sum() / w[:r].sum()),
+    }
+
+
 def _ratio_smallest(gram) -> float:
     """λ_C/λ_C−1: the smallest eigenvalue of a C×C Gram over the second smallest."""
     w = np.sort(np.linalg.eigvalsh(0.5 * (gram + gram.T)))
@@ -109,6 +153,7 @@ def class_numbers(ctx, k: int, act: str, spread: float, trained) -> dict:
     out["f"] = s["f"]
     out["mean_max_p"] = s["mean_max_p"]
     out["predicted"] = predicted_ratio(s["f"], k)
+    out.update(last_layer_numbers(obj, trained, int(ctx.config["n_top"])))
     if obj.loss == "cross_entropy":
         means = papyan.class_means(obj, trained, weighting="classes")
         last = slice(obj.n_params - (obj.layer_sizes[-2] + 1) * k, obj.n_params)
@@ -177,6 +222,11 @@ def summarize_loss(cells) -> dict:
                 out[f"{loss} {act} {rule} = k"] = _frac(c["counts"][rule] == c["k"] for c in sel)
                 out[f"{loss} {act} {rule} = k-1"] = _frac(c["counts"][rule] == c["k"] - 1 for c in sel)
             out[f"{loss} {act} median f"] = float(np.median([c["f"] for c in sel])) if sel else float("nan")
+            out[f"{loss} {act} last-layer G count = k"] = _frac(c["last_count"] == c["k"] for c in sel)
+            out[f"{loss} {act} last-layer G count = k-1"] = _frac(c["last_count"] == c["k"] - 1 for c in sel)
+            out[f"{loss} {act} median common share"] = (
+                float(np.median([c["common_share"] for c in sel])) if sel else float("nan")
+            )
     ce = [c for c in cells if c["loss"] == "cross_entropy"]
     if len(ce) >= 3:
         g1 = np.array([c["ratio_G1"] for c in ce])
@@ -197,8 +247,8 @@ def summarize_loss(cells) -> dict:
 def loss_markdown(result) -> str:
     lines = [
         "| seed | loss | act | std × | k | row count | ratio count | λ_k/λ_k+1 | λ_k−1/λ_k | f | ρ G1 | "
-        "ρ G1 last layer | ρ U∘M | ρ predicted |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "ρ G1 last layer | ρ U∘M | ρ predicted | last-layer G: count | its λ_k−1/λ_k | common share |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in result["cells"]:
         g = [f"{c[key]:.3g}" if key in c else "–" for key in ("ratio_G1", "ratio_G1_last", "ratio_hadamard")]
@@ -206,7 +256,7 @@ def loss_markdown(result) -> str:
             f"| {c['seed']} | {c['loss']} | {c['activation']} | {c['spread']:g} | {c['k']} | {c['counts']['row']} | "
             f"{c['counts']['ratio']} | {c['ratios']['k/k+1']:.2f} | {c['ratios']['k-1/k']:.2f} | {c['f']:.3f} | "
             + " | ".join(g)
-            + f" | {c['predicted']:.3g} |"
+            + f" | {c['predicted']:.3g} | {c['last_count']} | {c['last_k-1/k']:.2f} | {c['common_share']:.2f} |"
         )
     lines += ["", "| summary | value |", "|---|---|"]
     lines += [f"| {k} | {v:.3g} |" for k, v in result["summary"].items()]
@@ -219,27 +269,38 @@ def plot_loss(result, path: str) -> None:
     from hessian_spectra import plots
 
     cells = result["cells"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4))
     ks = sorted({c["k"] for c in cells})
     pos = {k: i for i, k in enumerate(ks)}
-    for j, (loss, act) in enumerate((lo, a) for lo in LOSSES for a in ("relu", "tanh")):
-        sel = [c for c in cells if c["loss"] == loss and c["activation"] == act]
-        x = [pos[c["k"]] + 0.07 * (j - 1.5) for c in sel]
-        y = [c["counts"]["ratio"] - c["k"] for c in sel]
-        axes[0].plot(x, y, "o" if loss == "mse" else "x", ms=4, color=f"C{j}", label=f"{loss}, {act}")
-    axes[0].axhline(0, color="k", lw=0.6)
-    axes[0].axhline(-1, color="k", lw=0.6, ls=":")
-    axes[0].set_xticks(range(len(ks)), [str(k) for k in ks])
-    axes[0].set_xlabel("k")
-    axes[0].set_ylabel("count − k (largest ratio, j ≥ 2)")
-    axes[0].set_ylim(-3, 3)
+    combos = [(lo, a) for lo in LOSSES for a in ("relu", "tanh")]
+    for ax, key, label in (
+        (axes[0], lambda c: c["counts"]["ratio"], "Hessian: count − k (largest ratio, j ≥ 2)"),
+        (axes[1], lambda c: c["last_count"], "last-layer block of G: count − k"),
+    ):
+        for j, (loss, act) in enumerate(combos):
+            sel = [c for c in cells if c["loss"] == loss and c["activation"] == act]
+            x = [pos[c["k"]] + 0.07 * (j - 1.5) for c in sel]
+            ax.plot(
+                x,
+                [key(c) - c["k"] for c in sel],
+                "o" if loss == "mse" else "x",
+                ms=4,
+                color=f"C{j}",
+                label=f"{loss}, {act}",
+            )
+        ax.axhline(0, color="k", lw=0.6)
+        ax.axhline(-1, color="k", lw=0.6, ls=":")
+        ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+        ax.set_xlabel("k")
+        ax.set_ylim(-3.5, 3.5)
+        ax.set_title(label, fontsize=9)
+    axes[0].set_ylabel("count − k (clipped to ±3.5)")
     axes[0].legend(fontsize=7)
-    axes[0].set_title("(a), (b): count − k by loss and activation", fontsize=9)
     ce = [c for c in cells if c["loss"] == "cross_entropy"]
     ff = np.linspace(0, 1, 101)
     for act, mk in (("relu", "o"), ("tanh", "s")):
         sel = [c for c in ce if c["activation"] == act]
-        axes[1].plot(
+        axes[2].plot(
             [1 - c["f"] for c in sel],
             [c["ratio_G1"] for c in sel],
             mk,
@@ -247,29 +308,27 @@ def plot_loss(result, path: str) -> None:
             mfc="none",
             label=f"{act}: all layers",
         )
-        axes[1].plot(
+        axes[2].plot(
             [1 - c["f"] for c in sel], [c["ratio_G1_last"] for c in sel], mk, ms=3, label=f"{act}: last layer"
         )
-    for C in (5, 50):
-        axes[1].plot(
-            1 - ff, [predicted_ratio(f, C) for f in ff], lw=0.7, color="0.4", ls="--" if C == 5 else ":"
-        )
-    axes[1].set_xscale("log")
-    axes[1].set_yscale("log")
-    axes[1].set_xlabel("1 − f (class means' specific fraction)")
-    axes[1].set_ylabel("λ_C / λ_C−1 of the class-mean Gram")
-    axes[1].legend(fontsize=7)
-    axes[1].set_title("(c): smallest class eigenvalue against 1 − f; lines: formula, C = 5, 50", fontsize=9)
+    for C, ls in ((5, "--"), (50, ":")):
+        axes[2].plot(1 - ff, [predicted_ratio(f, C) for f in ff], lw=0.7, color="0.4", ls=ls)
+    axes[2].set_xscale("log")
+    axes[2].set_yscale("log")
+    axes[2].set_xlabel("1 − f (specific fraction of the class means)")
+    axes[2].set_ylabel("λ_C / λ_C−1 of the class-mean Gram")
+    axes[2].legend(fontsize=7)
+    axes[2].set_title("(c) against 1 − f; lines: closed form, C = 5 (--), 50 (:)", fontsize=9)
     for act, mk in (("relu", "o"), ("tanh", "s")):
         sel = [c for c in ce if c["activation"] == act]
-        axes[2].plot(
+        axes[3].plot(
             [c["ratio_G1"] for c in sel], [1 / c["ratios"]["k-1/k"] for c in sel], mk, ms=4, label=act
         )
-    axes[2].set_xscale("log")
-    axes[2].set_xlabel("λ_C / λ_C−1 of the class-mean Gram (G1)")
-    axes[2].set_ylabel("λ_k / λ_k−1 of the Hessian")
-    axes[2].legend(fontsize=7)
-    axes[2].set_title("the Hessian's k-th outlier against G1's", fontsize=9)
+    axes[3].set_xscale("log")
+    axes[3].set_xlabel("λ_C / λ_C−1 of the class-mean Gram (G1)")
+    axes[3].set_ylabel("λ_k / λ_k−1 of the Hessian")
+    axes[3].legend(fontsize=7)
+    axes[3].set_title("the Hessian's k-th outlier against G1's", fontsize=9)
     fig.suptitle(
         "E2 side experiment — Sagun et al. 2018, Table 1: k or k − 1 (cross-entropy vs MSE)", fontsize=10
     )

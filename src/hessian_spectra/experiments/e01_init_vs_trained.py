@@ -103,6 +103,22 @@ def _extremes(objective, params, n_top: int, n_bottom: int, how: str) -> dict:
     return {"top": np.sort(top)[::-1], "bottom": np.sort(bottom)}
 
 
+def problem(ctx) -> tuple[Objective, np.ndarray]:
+    """The objective (data drawn from the seed) and the initial parameters of the run."""
+    cfg = ctx.config
+    k = int(cfg["clusters"])
+    sizes = (int(cfg["dim"]), *map(int, cfg["hidden"]), k)
+    ds = _data.blobs(
+        n_samples=cfg["n_samples"],
+        n_clusters=k,
+        dim=cfg["dim"],
+        spread=cfg["spread"],
+        seed=ctx.seed_for("data"),
+    )
+    obj = Objective(ds.X, ds.y, sizes, cfg["activation"], "cross_entropy")
+    return obj, mlp.init_params(sizes, "normal", seed=ctx.seed_for("init"))
+
+
 def compute(ctx) -> dict:
     cfg = ctx.config
     k = int(cfg["clusters"])
@@ -113,15 +129,7 @@ def compute(ctx) -> dict:
     n_top = BULK_RANK_FACTOR * k + 1
 
     def point():
-        ds = _data.blobs(
-            n_samples=cfg["n_samples"],
-            n_clusters=k,
-            dim=cfg["dim"],
-            spread=cfg["spread"],
-            seed=ctx.seed_for("data"),
-        )
-        obj = Objective(ds.X, ds.y, sizes, cfg["activation"], "cross_entropy")
-        p0 = mlp.init_params(sizes, "normal", seed=ctx.seed_for("init"))
+        obj, p0 = problem(ctx)
         res = ctx.train(obj, p0, optimizer="gd", lr=cfg["lr"], steps=cfg["steps"], grad_tol=cfg["grad_tol"])
         init = _extremes(obj, p0, N_INIT_EXTREME, N_INIT_EXTREME, how)
         trained = _extremes(obj, res.params, n_top, N_TRAINED_BOTTOM, how)
