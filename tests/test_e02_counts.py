@@ -265,3 +265,26 @@ def test_last_layer_gauss_newton_block_and_its_common_mode_rank(tmp_path, loss, 
     assert n == (obj.layer_sizes[-2] + 1) * 3
     np.testing.assert_allclose(s["G_last"], G[-n:, -n:], rtol=0, atol=1e-13 * np.max(np.abs(G)))
     assert s["rank"] == rank and np.linalg.matrix_rank(s["common"]) == rank
+
+
+def test_row_overlap_finds_when_no_shared_threshold_can_count_k():
+    """Planted rows: steps ×8 after k with outliers at the same scale for every k leave a window
+    (λ_k of every cell above λ_k+1 of every cell); scaling the k = 20 spectrum by 10 puts its first
+    bulk eigenvalue above the k = 2 outliers, and the window closes, reported at those two cells.
+    With k − 1 (shift 1) a row stepped after k has no window either (λ_k is an outlier)."""
+    import importlib
+
+    _side_tool()  # puts tools/ on the path
+    overlap = importlib.import_module("e02_row_overlap")
+    rng = np.random.default_rng(5)
+    clean = [
+        {"k": k, "optimizer": "gd", "activation": "relu", "spread": 1.0, "top": _stepped(k, rng=rng)}
+        for k in (2, 5, 20)
+    ]
+    (r,) = overlap.row_windows(clean)
+    assert r["window"] and r["lowest_outlier"] > r["highest_bulk"]
+    (r1,) = overlap.row_windows(clean, shift=1)
+    assert not r1["window"]
+    scaled = [dict(p, top=10 * p["top"]) if p["k"] == 20 else p for p in clean]
+    (r,) = overlap.row_windows(scaled)
+    assert not r["window"] and r["highest_at_k"] == 20 and r["lowest_at_k"] in (2, 5)

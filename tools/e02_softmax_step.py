@@ -336,11 +336,14 @@ def plot_loss(result, path: str) -> None:
     plots.save_figure(fig, path, dpi=runner.FIGURE_DPI)
 
 
-def run_converge(out: str, quick: bool, seed: int, max_steps: int, spreads=(1.0,)) -> dict:
-    """E2's GD-ReLU rows trained to gradient norm 1e-4 (at most ``max_steps``), counted at E2's cap
-    (a snapshot of the same trajectory) and at the end."""
-    rows = [["gd", "relu", float(s)] for s in spreads]
-    ctx = _context(out, quick, seed, {"cells": rows})
+def run_converge(
+    out: str, quick: bool, seed: int, max_steps: int, spreads=(1.0,), activation: str = "relu", ks=None
+) -> dict:
+    """E2's GD rows with ``activation`` (the cells ``ks``, default E2's) trained to gradient norm 1e-4
+    (at most ``max_steps``), counted at E2's cap (a snapshot of the same trajectory) and at the end."""
+    rows = [["gd", activation, float(s)] for s in spreads]
+    overrides = {"cells": rows} if ks is None else {"cells": rows, "ks": [int(k) for k in ks]}
+    ctx = _context(out, quick, seed, overrides)
     cfg = ctx.config
     cap = int(cfg["steps"])
     ends = {"cap": [], "end": []}
@@ -474,6 +477,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3, help="number of seeds (loss)")
     ap.add_argument("--max-steps", type=int, default=60000, help="step limit of the run to 1e-4 (converge)")
     ap.add_argument("--spreads", type=float, nargs="+", default=[1.0], help="cluster stds (converge)")
+    ap.add_argument(
+        "--activation", choices=("relu", "tanh"), default="relu", help="the rows' activation (converge)"
+    )
+    ap.add_argument(
+        "--ks", type=int, nargs="+", default=None, help="numbers of clusters (converge; default E2's)"
+    )
     args = ap.parse_args(argv)
     if args.seeds < 1:
         raise SystemExit("--seeds must be a positive integer")
@@ -485,9 +494,11 @@ def main(argv=None) -> int:
         result = run_loss(args.out, args.quick, list(range(args.seed, args.seed + args.seeds)))
         md, plot = loss_markdown(result), plot_loss
     else:
-        result = run_converge(args.out, args.quick, args.seed, args.max_steps, tuple(args.spreads))
+        result = run_converge(
+            args.out, args.quick, args.seed, args.max_steps, tuple(args.spreads), args.activation, args.ks
+        )
         md, plot = converge_markdown(result), plot_converge
-    name = args.part if args.part == "loss" else f"converge-seed-{args.seed}"
+    name = args.part if args.part == "loss" else f"converge-{args.activation}-seed-{args.seed}"
     _io.save_json(os.path.join(folder, f"{name}.json"), result)
     _io.save_text(os.path.join(folder, f"{name}.md"), md)
     plot(result, os.path.join(folder, f"e02_side_{name}.png"))
