@@ -22,7 +22,7 @@ stop at gradient norm ≤ 1e-4.
   2,000 steps (quick: 1,000). The criterion does not fit the budget: with GD, ReLU and std ×1 on
   500 points we measured 8,000 steps to reach it at k = 2, 19,250 at k = 10, and 2.2e-4 still
   after 20,000 at k = 50 (grad norm ≈ 1/t). Most runs therefore stop at the cap; the summary
-  reports the fraction, and ``tools/e02_softmax_step.py --converge`` measures what the cap
+  reports the fraction, and ``tools/e02_softmax_step.py converge`` measures what the cap
   changes in the counts.
 - Spectrum: the top ``n_top`` = 80 eigenvalues (≥ k + 30 for every k; Fig. 2 shows the top 60) of
   the exact Hessian at the end of training, by matrix-free Lanczos on exact Hessian-vector
