@@ -403,7 +403,7 @@ def run_converge(
                         "cap_point_matches_e2": same,
                     }
                 )
-    result = {"quick": quick, "seed": seed, "max_steps": max_steps, "cap": cap}
+    result = {"quick": quick, "seed": seed, "max_steps": max_steps, "step_cap": cap}
     for when, pts in ends.items():
         counted, thr = e02.count_rows(pts, window=int(cfg["n_top"]))
         for p in counted:
@@ -414,7 +414,7 @@ def run_converge(
 
 def converge_markdown(result) -> str:
     lines = [
-        f"Seed {result['seed']}: E2's cap {result['cap']} steps against the authors' stop (grad norm ≤ 1e-4, "
+        f"Seed {result['seed']}: E2's cap {result['step_cap']} steps against the authors' stop (grad norm ≤ 1e-4, "
         f"at most {result['max_steps']} steps).",
         "",
         "| std × | k | at | steps | grad norm | λ_1 | threshold | row count | ratio count | λ_k/λ_k+1 | λ_k−1/λ_k |",
@@ -454,7 +454,9 @@ def plot_converge(result, path: str) -> None:
                 ax.semilogy([c], [top[c - 1]], "o", mfc="none", color=f"C{j}")
         for r in thr:
             ax.axhline(r["threshold"], color="0.3", ls="--", lw=0.8)
-        label = f"E2's cap, {result['cap']} steps" if when == "cap" else "grad norm ≤ 1e-4 (authors' stop)"
+        label = (
+            f"E2's cap, {result['step_cap']} steps" if when == "cap" else "grad norm ≤ 1e-4 (authors' stop)"
+        )
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("rank")
         ax.legend(fontsize=7, title="k: count", title_fontsize=7)
