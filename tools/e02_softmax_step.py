@@ -39,6 +39,7 @@ Usage (``--out`` is a results folder; points of an E2 run in it are reused, miss
 
     python tools/e02_softmax_step.py loss --out results_full --seeds 3
     python tools/e02_softmax_step.py converge --out results_full --seed 0 --max-steps 60000
+    python tools/e02_softmax_step.py converge --out results_full --activation tanh --ks 2 5 10
     (add --quick for E2's quick sizes)
 
 Each writes ``<out>/E2-side/<part>.json``, ``<part>.md`` and a figure ``e02_side_<part>.png``.
