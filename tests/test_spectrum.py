@@ -166,6 +166,27 @@ def test_row_threshold_is_not_captured_by_one_isolated_top_eigenvalue():
     assert [spectrum.outlier_count_elbow(w, threshold=t) for w in row] == [3, 4, 5, 6, 7]
 
 
+def test_row_threshold_finds_a_joint_gap_that_no_single_spectrum_brackets():
+    """Spectrum A: 3 outliers in [0.9, 1.2] over a bulk at ≤ 0.1; spectrum B: 5 outliers in
+    [0.15, 0.2] over a bulk at ≤ 0.02. Only thresholds in (0.1, 0.15) cut both at their steps, and
+    no geometric midpoint of one spectrum's own consecutive eigenvalues lies there (A's step
+    midpoint ≈ 0.3, B's ≈ 0.055), so candidates must come from the merged list of both spectra:
+    the threshold lands in (0.1, 0.15) and the counts are 3 and 5 (taking candidates from each
+    spectrum alone put it at 0.156, inside B's outliers, and counted 4 there)."""
+    a = np.concatenate([[1.2, 1.0, 0.9], 0.1 * np.geomspace(1, 1e-3, 60)])
+    b = np.concatenate([np.linspace(0.2, 0.15, 5), 0.02 * np.geomspace(1, 1e-2, 60)])
+    t = spectrum.row_threshold([a, b])
+    assert 0.1 < t < 0.15, t
+    assert [spectrum.outlier_count_elbow(w, threshold=t) for w in (a, b)] == [3, 5]
+
+
+def test_row_threshold_refuses_a_row_without_two_positive_eigenvalues():
+    """A row whose spectra have no two positive eigenvalues above the floor has no gap to place a
+    threshold in: a ValueError naming the spectra."""
+    with pytest.raises(ValueError, match="spectra"):
+        spectrum.row_threshold([np.array([1.0]), np.array([-1.0, -2.0])])
+
+
 def test_ratio_count_from_j_2_looks_past_an_isolated_top():
     """λ₁ alone ×50 above λ₂ and a ×6 step after 5: the plain ratio rule counts 1, the rule over
     j ≥ 2 counts 5; on a spectrum with nothing above the floor but λ₁ both count 1."""

@@ -259,11 +259,14 @@ def row_threshold(spectra, window: int | None = None, floor: float = 1e-3) -> fl
     knowing k: for the top ``window`` eigenvalues :math:`\lambda^s_1 \ge \lambda^s_2 \ge \dots` of each
     spectrum s, and a candidate t with :math:`c_s(t) = \#\{j : \lambda^s_j > t\}`, the score is
 
-    .. math:: \operatorname{score}(t) = \sum_s \lograc{\lambda^s_{c_s(t)}}{\lambda^s_{c_s(t)+1}},
+    .. math:: \operatorname{score}(t) = \sum_s \log\frac{\lambda^s_{c_s(t)}}{\lambda^s_{c_s(t)+1}},
 
     the log of the gap each spectrum has where t cuts it (0 where t lies above a spectrum's top or
-    below its ``floor``·λ₁ part, inside the round-off noise). The candidates are the geometric
-    midpoints of consecutive eigenvalues of every spectrum; the threshold is the candidate of
+    below its ``floor``·λ₁ part, inside the round-off noise). The score only changes where t crosses
+    an eigenvalue of some spectrum, so it is constant on each interval between consecutive values of
+    the merged list of all spectra's eigenvalues; the candidates are the geometric midpoints of
+    those intervals (every region of constant score has one, and it is the point of the region
+    farthest, in ratio, from every eigenvalue of every spectrum). The threshold is the candidate of
     largest score (the larger one on a tie). Counting above it, :func:`outlier_count_elbow` with
     ``threshold=``, gives each spectrum's count.
     """
@@ -271,23 +274,22 @@ def row_threshold(spectra, window: int | None = None, floor: float = 1e-3) -> fl
     for w in spectra:
         top = _top_descending(w, window)
         tops.append(top[top >= floor * top[0]] if top.size and top[0] > 0 else top[:0])
-    candidates = np.unique(
-        np.concatenate([np.sqrt(t[:-1] * t[1:]) for t in tops if t.size >= 2] or [np.zeros(0)])
-    )
-    if candidates.size == 0:
+    merged = np.unique(np.concatenate(tops)) if tops else np.zeros(0)
+    if not any(t.size >= 2 for t in tops) or merged.size < 2:
         raise ValueError(
             "spectra must hold at least one spectrum with two positive eigenvalues above the floor"
         )
-    best, best_score = float(candidates[-1]), -np.inf
-    for t in candidates[::-1]:
-        score = 0.0
-        for top in tops:
-            c = int(np.count_nonzero(top > t))
-            if 0 < c < top.size:
-                score += float(np.log(top[c - 1] / top[c]))
-        if score > best_score:
-            best, best_score = float(t), score
-    return best
+    candidates = np.sqrt(merged[:-1] * merged[1:])  # ascending
+    score = np.zeros(candidates.size)
+    for top in tops:
+        if top.size < 2:
+            continue
+        log_gaps = np.log(top[:-1] / top[1:])  # log_gaps[c - 1]: the gap below the c-th eigenvalue
+        above = top.size - np.searchsorted(top[::-1], candidates, side="right")  # c_s(t)
+        cut = (above > 0) & (above < top.size)
+        score[cut] += log_gaps[above[cut] - 1]
+    best = candidates.size - 1 - int(np.argmax(score[::-1]))  # the largest candidate among the best
+    return float(candidates[best])
 
 
 def elbow_threshold(eigvals, window: int | None = None) -> float:
