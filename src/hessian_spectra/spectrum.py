@@ -9,6 +9,11 @@ r"""Eigenvalues of dense symmetric matrices and what S18 reads off them.
 - Eigenvectors as subspaces: the fraction of a vector's squared norm in the span of the first k of
   a set of orthonormal directions (:func:`projection_fractions`) and how close two subspaces are
   (:func:`subspace_overlap`, from the principal angles).
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -39,6 +39,11 @@ classes, where they reduce to the formulas in ``docs/theory.md``.
 
 Papyan (2020) names this level structure in his "Traces of class/cross-class structure" paper; the
 module is named after it as curvlinops names its ``papyan2020traces`` example.
+
+Short names used here:
+
+- P20: Papyan (2020),
+  *Traces of Class/Cross-Class Structure Pervade Deep Learning Spectra*.
 """
 
 from __future__ import annotations

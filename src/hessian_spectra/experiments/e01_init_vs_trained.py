@@ -29,6 +29,11 @@ them, so its count is E2's per-spectrum rule, the largest consecutive ratio
 (:func:`hessian_spectra.spectrum.outlier_count_ratio` with ``start=2``); the count above the
 threshold that :func:`hessian_spectra.spectrum.row_threshold` places in this one spectrum is
 reported beside it.
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -44,6 +44,11 @@ does not hide the step). Each cell also reports :math:`\lambda_k/\lambda_{k+1}` 
 **Checks** (per seed; thresholds below): the row-threshold count equals k in most cells, it is k or
 k − 1 in nearly all, and the row threshold at std ×10 is above the one at std ×1 (S18's larger
 thresholds for less separable data: the outliers grow).
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -40,6 +40,13 @@ Our choices (the paper gives neither lr nor steps):
   (``slq_probes``, ``slq_steps``); the near-zero count is P times the average quadrature weight of
   the nodes with :math:`|\theta| \le 10^{-3}\lambda_{\max}`; at the dense widths it is computed
   too and compared with the exact count.
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
+- G19: Ghorbani, Krishnan & Xiao (2019),
+  *An Investigation into Neural Net Optimization via Hessian Eigenvalue Density*.
 """
 
 from __future__ import annotations

@@ -33,6 +33,13 @@ Our choices:
 - "Distinct outliers" is measured by the largest ratio of consecutive eigenvalues among the top 50,
   :math:`\max_{j<50} \lambda_j / \lambda_{j+1}` (:data:`TOP_WINDOW`): a clear step after the outliers
   makes it large, a smooth tail keeps it near 1.
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -38,6 +38,11 @@ Our choices (the paper does not give them, or we cannot follow it):
   :math:`\alpha \in [0, 1]` at most 10 % + 1e-3 above the worse endpoint).
 
 ``data="digits"`` (with ``n_test`` ≤ 797) runs the same on scikit-learn's 8×8 digits.
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -32,6 +32,11 @@ Our choices (the paper does not give them, or we cannot follow it):
   factor of the loss at the switch; "no barrier": :func:`hessian_spectra.landscape.barrier`'s rule.
 
 ``data="digits"`` (with ``n_samples + n_test`` ≤ 1,797) runs the same on scikit-learn's 8×8 digits.
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

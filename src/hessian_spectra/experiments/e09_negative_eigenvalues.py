@@ -21,6 +21,11 @@ first, with E3's or E7's own settings). What each number rests on:
   eigenvalue (E3 checks it against the dense value where both run). What the matrix-free route cannot
   give is the count: how many eigenvalues lie below zero needs the whole spectrum (or a dense
   factorization).
+
+Short names used here:
+
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

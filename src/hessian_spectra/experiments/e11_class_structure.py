@@ -50,6 +50,13 @@ one and a half); N = 500 (quick: 100, Papyan's smallest subsets, to fit the quic
 steps. ``input_spread`` s (default 1: the real images) replaces each
 image x of class c by :math:`\bar x_c + s(x - \bar x_c)` (:math:`\bar x_c` the class's mean image): a
 side experiment that shrinks the within-class spread of the inputs while keeping the class means.
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations

@@ -48,6 +48,13 @@ epoch; a fixed number of steps (300, full: 2,000) instead of the authors' gradie
 the claim is about the trajectory; checkpoints at steps 0, 100, 200, 300 (full: 0, 10, 25, 50 and
 every 100 steps to 2,000). The checks start at step :data:`FROM_STEP` = 100 and compare subspaces
 :data:`DELTA` = 100 steps apart, in both modes.
+
+Short names used here:
+
+- S16: Sagun, Bottou & LeCun (2016),
+  *Eigenvalues of the Hessian in Deep Learning: Singularity and Beyond*.
+- S18: Sagun, Evci, Güney, Dauphin & Bottou (2018),
+  *Empirical Analysis of the Hessian of Over-Parametrized Neural Networks*.
 """
 
 from __future__ import annotations
