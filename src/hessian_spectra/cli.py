@@ -750,13 +750,13 @@ def _plot_spectra(path, out, terms, counts: dict, run_name) -> None:
 
 
 #: Largest P at which ``hessian --top-k``, ``--bottom-k`` and ``--density`` take the dense route
-#: (fast engine + ``scipy.linalg.eigh``) rather than the matrix-free one: the largest P at which
-#: ``benchmarks/bench_routes.py`` found the dense route faster, or the matrix-free eigenvalues
-#: farther than tol·‖H‖ from the dense ones (784-h-10 ReLU networks, N = 1,000; docs/matrix-free.md,
-#: "Route choice"). Top-k: Lanczos was faster at every P measured (805-7,960), hence 0. Bottom-k:
-#: ``None``, the dense route whenever H fits, because the k smallest of a trained network reach its
-#: null space, whose copies a Krylov method misses (errors up to 8e-3·‖H‖ for k = 120 at P = 7,960).
-DENSE_ROUTE_MAX_P = {"top": 0, "bottom": None, "density": 1_600}
+#: (fast engine + ``scipy.linalg.eigh``) rather than the matrix-free one: the crossovers that
+#: ``benchmarks/bench_routes.py`` measured (784-h-10 ReLU networks on 1,000 MNIST images, one BLAS
+#: thread; the run is docs/results/bench_routes.json, and tests/test_docs.py checks these values
+#: against it). Top-k: Lanczos was faster at every P measured, hence 0. Bottom-k: ``None``, the
+#: dense route whenever H fits, whatever the times, because the k smallest of a trained network
+#: reach its null space, whose copies a Krylov method misses (docs/matrix-free.md, "Route choice").
+DENSE_ROUTE_MAX_P = {"top": 0, "bottom": None, "density": 3_190}
 
 
 def _choose_route(args, n_params: int) -> tuple[str, str]:
