@@ -73,12 +73,28 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def run_time(summary: dict) -> str:
+    """The run's wall time, and, when it read points computed by earlier runs (a resumed or split
+    run), the CPU time those points took, which is what the experiments cost."""
+    records = summary["records"]
+    cpu = sum(r.get("point_cpu_seconds", 0.0) for r in records) / 60
+    loaded = sum(r.get("points_loaded", 0) for r in records)
+    computed = sum(r.get("points_computed", 0) for r in records)
+    text = f"{summary['seconds'] / 60:.1f} min wall in this run, {cpu:.1f} min of CPU in its points"
+    if loaded:
+        text += (
+            f" ({loaded} of {loaded + computed} point reads came from the folder's cache: points of earlier "
+            "runs, or of another experiment of this run; the CPU time counts each point once, as it was "
+            "computed)"
+        )
+    return text
+
+
 def verdicts_table(summary: dict) -> str:
     runner = _runner()
     seeds = summary["seeds"]
-    lines = [
-        f"Seeds {', '.join(map(str, seeds))}; {summary['seconds'] / 60:.1f} min in all.",
-        "",
+    lines = [f"Seeds {', '.join(map(str, seeds))}; {run_time(summary)}.", ""]
+    lines += [
         "| id | paper figure | data | claim | paper's number | ours (median [range] over seeds) | verdict |",
         "|---|---|---|---|---|---|---|",
     ]
