@@ -518,3 +518,26 @@ def test_blobs_centres_lie_in_the_centre_box():
     assert c.shape == (5, 4) and c.min() >= 2 and c.max() <= 3
     with pytest.raises(ValueError, match="center_box"):
         data.blobs(center_box=(1.0, 1.0))
+
+
+def test_standardized_copy_matches_a_per_column_standardization_by_hand():
+    """data.standardized(ds, "per_feature") returns a copy whose every column has mean 0 and standard
+    deviation 1 over the training and test rows together (computed here with NumPy on the raw rows),
+    a constant column only centred, and leaves ``ds`` unchanged; "global" uses one mean and one
+    deviation over every entry."""
+    from hessian_spectra import data
+
+    ds = data.blobs(n_samples=60, n_clusters=3, dim=4, n_test=20, seed=3, standardize=None)
+    ds.X[:, 2] = 5.0
+    ds.X_test[:, 2] = 5.0
+    raw_X, raw_test = ds.X.copy(), ds.X_test.copy()
+    out = data.standardized(ds, "per_feature")
+    whole = np.concatenate([raw_X, raw_test])
+    mean, std = whole.mean(axis=0), whole.std(axis=0)
+    std[2] = 1.0  # the constant column is only centred
+    np.testing.assert_allclose(out.X, (raw_X - mean) / std, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out.X_test, (raw_test - mean) / std, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(ds.X, raw_X)
+    assert ds.info.get("standardize") is None and out.info["standardize"] == "per_feature"
+    glob = data.standardized(ds, "global")
+    np.testing.assert_allclose(glob.X, (raw_X - raw_X.mean()) / raw_X.std(), rtol=0, atol=1e-12)

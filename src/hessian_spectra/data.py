@@ -17,6 +17,7 @@ Short names used here:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import importlib.resources
@@ -183,6 +184,20 @@ def _standardize(ds: Dataset, mode: str | None) -> None:
     ds.X = (ds.X - mean) / std
     ds.X_test = (ds.X_test - mean) / std
     ds.info.update(standardize_mean=mean, standardize_std=std)
+
+
+def standardized(ds: Dataset, mode: str = "per_feature") -> Dataset:
+    r"""A copy of ``ds`` standardized as :func:`blobs` documents for ``mode``; ``ds`` is unchanged.
+
+    ``"per_feature"``: every column :math:`j` becomes :math:`(x_{ij} - m_j)/s_j` with the mean and
+    standard deviation over the training and test rows together (the authors' ``preprocessing.scale``;
+    a constant column is only centred); ``"global"``: one mean and one standard deviation over every
+    entry. The means and deviations are recorded in ``info``.
+    """
+    mode = _check_standardize(mode)
+    out = dataclasses.replace(ds, info=dict(ds.info))
+    _standardize(out, mode)
+    return out
 
 
 def two_blobs(

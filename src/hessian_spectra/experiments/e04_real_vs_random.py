@@ -44,8 +44,6 @@ Short names used here:
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from .. import data as _data
@@ -131,8 +129,7 @@ def standardized_data(real):
     r"""The real images with every pixel standardized over the draw, :math:`(x_{ij} - m_j)/s_j`
     (constant pixels only centred; :func:`hessian_spectra.data.blobs`'s ``"per_feature"`` rule, the
     authors' ``preprocessing.scale``)."""
-    ds = dataclasses.replace(real, info=dict(real.info))
-    _data._standardize(ds, "per_feature")
+    ds = _data.standardized(real, "per_feature")
     ds.name = f"{real.name}, standardized per pixel"
     return ds
 
