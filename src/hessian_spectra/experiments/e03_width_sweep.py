@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import data as _data
 from .. import mlp, spectrum
 from ..objective import Objective
 from .runner import Experiment, dense_spectra, single_thread_blas, top_values
@@ -150,10 +149,8 @@ def data_source(ctx) -> str:
 
 def load_data(ctx):
     """The fixed training set of one seed: ``n_samples`` MNIST images (or 8×8 digits)."""
-    cfg = ctx.config
-    if data_source(ctx) == "digits":
-        return _data.digits(n_samples=cfg["n_samples"], seed=ctx.seed_for("data"))
-    return _data.mnist(ctx.mnist, n_samples=cfg["n_samples"], seed=ctx.seed_for("data"))
+    source = "digits" if data_source(ctx) == "digits" else "mnist"
+    return ctx.images(ctx.config["n_samples"], source=source)
 
 
 def near_zero_estimate(

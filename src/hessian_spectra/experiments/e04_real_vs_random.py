@@ -98,10 +98,8 @@ CONFIGS = {
 
 def real_data(ctx):
     """The real images of one seed (MNIST, or the 8×8 digits with ``data="digits"``)."""
-    cfg = ctx.config
-    if e03.data_source(ctx) == "digits":
-        return _data.digits(n_samples=cfg["n_samples"], seed=ctx.seed_for("data", "real"))
-    return _data.mnist(ctx.mnist, n_samples=cfg["n_samples"], seed=ctx.seed_for("data", "real"))
+    source = "digits" if e03.data_source(ctx) == "digits" else "mnist"
+    return ctx.images(ctx.config["n_samples"], source=source, keys=("data", "real"))
 
 
 def random_data(ctx, dim: int, scale: float):

