@@ -30,7 +30,8 @@ At the end of training each run reports
 
 Usage::
 
-    python tools/e02_tanh_step.py --seed 0 --ks 2 5 10
+    python tools/e02_tanh_step.py --seeds 3                      # std x1, every variant (E2.md's table)
+    python tools/e02_tanh_step.py --seeds 3 --spread 10 --variants tanh relu x/4 init/4
     python tools/e02_tanh_step.py --variants tanh relu --full   # E2's full sizes (N = 500, 2,000 steps)
 """
 
