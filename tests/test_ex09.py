@@ -1,14 +1,10 @@
-"""The checkers of notebook 9's exercises (hessian_spectra.teaching.gradient_subspace) are trustworthy.
-
-The same four properties as tests/test_exercises.py, with the same markers (``pytest -m ex09_2``): the
-checker accepts the library's reference solution and an independent implementation written here from
-the definitions, rejects a typical wrong one with a message naming the input and the hint, and
-reports a stub as not implemented.
-"""
+"""Notebook 9's exercises (hessian_spectra.teaching.gradient_subspace): an independent and a typical
+wrong solution for each row, from the definitions (an explicit projector, SciPy's principal angles,
+autograd's Hessian and Jacobians), used by tests/test_exercises.py's checker tests (accepts the
+reference and the independent solution, rejects the wrong one, reports a stub)."""
 
 import autograd
 import numpy as np
-import pytest
 import scipy.linalg
 
 from hessian_spectra import losses
@@ -53,7 +49,7 @@ def ind_class_mean_directions(objective, params):
     return out
 
 
-INDEPENDENT = {eid: globals()[f"ind_{EXERCISES[eid].name}"] for eid in IDS}
+INDEPENDENT_EX09 = {eid: globals()[f"ind_{EXERCISES[eid].name}"] for eid in IDS}
 
 # --------------------------------------------------------------------------------------------
 # Typical mistakes
@@ -85,56 +81,9 @@ def _wrong_class_means(objective, params):  # averaged over all C labels, the tr
     return right / C
 
 
-WRONG = {
+WRONG_EX09 = {
     "ex09_1": _wrong_fraction,
     "ex09_2": _wrong_overlap,
     "ex09_3": _wrong_gradient_fraction,
     "ex09_4": _wrong_class_means,
 }
-
-
-def _by_exercise():
-    return [pytest.param(eid, marks=getattr(pytest.mark, eid), id=eid) for eid in IDS]
-
-
-def test_every_exercise_of_notebook_9_has_an_independent_and_a_wrong_solution():
-    """The tables of this file cover notebook 9's exercises exactly (a new exercise needs both)."""
-    assert IDS and set(INDEPENDENT) == set(IDS) == set(WRONG)
-
-
-@pytest.mark.parametrize("exercise_id", _by_exercise())
-def test_checker_accepts_the_reference_solution(exercise_id, capsys):
-    """The library's own function passes its exercise's checker, which prints a ✔ line."""
-    ex = EXERCISES[exercise_id]
-    assert ex.check(ex.solution) is True
-    assert capsys.readouterr().out.startswith(f"✔ {exercise_id} {ex.name}")
-
-
-@pytest.mark.parametrize("exercise_id", _by_exercise())
-def test_checker_accepts_an_independent_solution(exercise_id, capsys):
-    """A from-scratch implementation (an explicit projector, SciPy's principal angles, autograd's
-    Hessian and Jacobians) passes too: the tolerances ask for the right answer, not for the library's
-    arithmetic."""
-    ok = EXERCISES[exercise_id].check(INDEPENDENT[exercise_id])
-    assert ok is True, capsys.readouterr().out
-
-
-@pytest.mark.parametrize("exercise_id", _by_exercise())
-def test_checker_rejects_a_wrong_solution(exercise_id, capsys):
-    """A typical mistake (the bottom eigenvectors, unnormalized bases, G for H, the true label among
-    the averaged ones) is caught, and the message names the failing input and gives the hint."""
-    ok = EXERCISES[exercise_id].check(WRONG[exercise_id])
-    out = capsys.readouterr().out
-    assert ok is False
-    assert out.startswith(f"✘ {exercise_id}") and "test input" in out and "Hint:" in out
-
-
-@pytest.mark.parametrize("exercise_id", _by_exercise())
-def test_checker_reports_a_stub_as_not_implemented(exercise_id, capsys):
-    """A stub that raises NotImplementedError is reported as such (not as a crash) and fails."""
-
-    def stub(*args):
-        raise NotImplementedError
-
-    assert EXERCISES[exercise_id].check(stub) is False
-    assert "not implemented yet" in capsys.readouterr().out

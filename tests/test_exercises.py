@@ -253,15 +253,11 @@ def ind_smoothed_density(nodes, weights, grid, sigma2):
     return out / nodes.shape[0]
 
 
-#: Notebooks whose exercises are tested in a file of their own, ``tests/test_exNN.py``, with the same
-#: four properties; this file covers the others (notebook 8's independent and wrong solutions live in
-#: tests/test_ex08.py and are checked here).
-OWN_TEST_FILES = {"09": "test_ex09.py"}
-HERE = [eid for eid in EXERCISES if eid[2:4] not in OWN_TEST_FILES]
-
 from .test_ex08 import INDEPENDENT_EX08, WRONG_EX08  # noqa: E402 (notebook 8's rows: tests/test_ex08.py)
+from .test_ex09 import INDEPENDENT_EX09, WRONG_EX09  # noqa: E402 (notebook 9's rows: tests/test_ex09.py)
 
-INDEPENDENT = {eid: INDEPENDENT_EX08.get(eid) or globals()[f"ind_{EXERCISES[eid].name}"] for eid in HERE}
+_OWN_ROWS = {**INDEPENDENT_EX08, **INDEPENDENT_EX09}
+INDEPENDENT = {eid: _OWN_ROWS.get(eid) or globals()[f"ind_{EXERCISES[eid].name}"] for eid in EXERCISES}
 
 # --------------------------------------------------------------------------------------------
 # Deliberately wrong implementations: one typical mistake each
@@ -384,20 +380,18 @@ WRONG = {
         ind_smoothed_density(nodes, weights, grid, s2) * np.atleast_2d(nodes).shape[0]
     ),
     **WRONG_EX08,
+    **WRONG_EX09,
 }
 
 
 def _by_exercise(ids=None):
-    return [pytest.param(eid, marks=getattr(pytest.mark, eid), id=eid) for eid in (ids or HERE)]
+    return [pytest.param(eid, marks=getattr(pytest.mark, eid), id=eid) for eid in (ids or list(EXERCISES))]
 
 
 def test_every_exercise_has_an_independent_and_a_wrong_solution():
-    """The tables of this file cover the registry exactly, but for the notebooks with a test file of
-    their own, which exists (a new exercise needs both)."""
-    assert set(INDEPENDENT) == set(HERE) == set(WRONG)
-    assert {eid[2:4] for eid in EXERCISES} >= set(OWN_TEST_FILES)
-    for name in OWN_TEST_FILES.values():
-        assert (ROOT / "tests" / name).is_file(), name
+    """The tables of this file (with notebooks 8's and 9's rows from tests/test_ex08.py and
+    test_ex09.py) cover the registry exactly (a new exercise needs both)."""
+    assert set(INDEPENDENT) == set(EXERCISES) == set(WRONG)
 
 
 @pytest.mark.parametrize("exercise_id", _by_exercise())
