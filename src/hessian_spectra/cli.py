@@ -629,8 +629,6 @@ def _check_hessian_flags(args, objective: Objective, matrix_free: bool) -> None:
     # the flags' defaults, now that what was given is known
     args.seed = 0 if args.seed is None else args.seed
     args.sigma2 = "relative" if args.sigma2 is None else args.sigma2
-    args.driver_given = args.driver is not None
-    args.driver = spectrum.DEFAULT_DRIVER if args.driver is None else args.driver
     if not matrix_free and args.driver == spectrum.TWO_STAGE and not args.no_eigvals:
         if not spectrum.two_stage_available():
             raise UserError(
@@ -707,7 +705,7 @@ def cmd_hessian(args) -> int:
     if not args.no_eigvals:
         t0 = time.perf_counter()
         for t in terms:
-            out[f"eigvals_{t}"] = spectrum.eigenvalues(mats[t], args.driver)
+            out[f"eigvals_{t}"] = spectrum.eigenvalues(mats[t], args.driver or spectrum.DEFAULT_DRIVER)
         lines[0] += f"; eigenvalues in {time.perf_counter() - t0:.2f} s"
         if args.decompose and objective.loss == "cross_entropy":
             from .curvature import papyan
@@ -818,7 +816,7 @@ def _hessian_matrix_free(args, objective, params, contract) -> int:
     sigma2 = _parse_sigma2(args.sigma2)
     P = objective.n_params
     route, why = _choose_route(args, P)
-    if route == "matrix-free" and args.driver_given:
+    if route == "matrix-free" and args.driver is not None:
         raise UserError(
             f"--driver chooses the dense route's eigh driver, but this run takes the matrix-free route ({why})"
         )
@@ -829,7 +827,7 @@ def _hessian_matrix_free(args, objective, params, contract) -> int:
     if route == "dense":
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused in one line
             H = curvature_matrices(objective, params, ("H",), engine="fast")["H"]
-        eigs = spectrum.eigenvalues(H, args.driver)
+        eigs = spectrum.eigenvalues(H, args.driver or spectrum.DEFAULT_DRIVER)
         del H
         out["eigvals_H"] = eigs
         if args.top_k is not None:
