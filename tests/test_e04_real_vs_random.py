@@ -98,10 +98,12 @@ def test_scale_sweep_measures_the_initial_span(tmp_path):
     3 at the same draw and initial point); the MNIST-moments variant is recorded with its mean
     squared norm near that of the real images (within 10 %), and the real images standardized per
     pixel have mean squared norm equal to the number of non-constant pixels (each has mean 0 and
-    variance 1 over the draw)."""
+    variance 1 over the draw); standardized globally, the mean squared norm is the dimension (one
+    mean 0 and variance 1 over every entry), and judge reports that variant's span ratio against
+    the N(0, I) inputs, recomputed here from the two spans."""
     ctx = _context(
         tmp_path,
-        {**_TINY, "scale_sweep": [0.3, 3.0], "variants": ["matched", "real-standardized"]},
+        {**_TINY, "scale_sweep": [0.3, 3.0], "variants": ["matched", "real-standardized", "real-global"]},
         quick=False,
     )
     numbers = e04.compute(ctx)
@@ -116,6 +118,11 @@ def test_scale_sweep_measures_the_initial_span(tmp_path):
     standardized = next(s for s in sweep if s["variant"] == "real-standardized")
     live = np.count_nonzero(real.X.std(axis=0) >= 10 * np.finfo(float).eps)
     assert standardized["mean_sq_norm"] == pytest.approx(live)  # unit variance in every non-constant pixel
+    global_ = next(s for s in sweep if s["variant"] == "real-global")
+    assert global_["mean_sq_norm"] == pytest.approx(real.dim, rel=1e-12)
+    values = e04.judge(numbers)[2]
+    expected = global_["span"] / numbers["random"]["init"]["span"]
+    assert values["init span ratio, images standardized globally"] == pytest.approx(expected, rel=1e-12)
 
 
 def _numbers(span_real=2.7, span_random=0.42, ratio_real=3.0, ratio_random=1.2):

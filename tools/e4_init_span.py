@@ -6,7 +6,8 @@ give neither the widths of the two hidden layers nor the random inputs' scale. T
 for one seed of E4 (the same draw of images and the same initial-point seed as ``reproduce E4``), the
 span for: the real images; Gaussian inputs N(0, σ²I) for each σ in ``--scales``; Gaussian inputs with
 the images' per-pixel mean and standard deviation ("matched"); and the images standardized per pixel
-("real-standardized", to be compared with σ = 1). Only the two extreme eigenvalues are computed
+("real-standardized") or by one mean and standard deviation over all pixels ("real-global", mean
+squared norm 784), both to be compared with σ = 1. Only the two extreme eigenvalues are computed
 (Lanczos), nothing is trained.
 
     python tools/e4_init_span.py --seed 0 --hidden 10 30 100 --scales 0.3 1 \\
@@ -47,6 +48,7 @@ def main(argv=None) -> int:
         sets.update({f"random σ={s:g}": e04.random_data(ctx, real.dim, s) for s in args.scales})
         sets["matched"] = e04.matched_data(ctx, real)
         sets["real-standardized"] = e04.standardized_data(real)
+        sets["real-global"] = e04.globally_standardized_data(real)
         spans = {}
         for name, ds in sets.items():
             sizes = (ds.dim, h, h, ds.n_classes)
