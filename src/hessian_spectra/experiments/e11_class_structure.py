@@ -245,7 +245,9 @@ def snapshot(
 # --------------------------------------------------------------------------------------------
 
 
-def compute(ctx) -> dict:
+def training_run(ctx) -> tuple[Objective, dict, list[int], dict]:
+    """The objective of one seed, its training run (cached: the parameters ``w_<step>`` at every
+    snapshot step and the history), the snapshot steps and the cache key of the run."""
     cfg = ctx.config
     X, y = load_data(ctx)
     counts = np.bincount(y)
@@ -276,7 +278,13 @@ def compute(ctx) -> dict:
         out["steps_run"] = int(res.steps_run)
         return out
 
-    tr = ctx.point("train", key, train_point)
+    return obj, ctx.point("train", key, train_point), snaps, key
+
+
+def compute(ctx) -> dict:
+    cfg = ctx.config
+    obj, tr, snaps, key = training_run(ctx)
+    steps = int(cfg["steps"])
     rows = []
     for s in ctx.bar(snaps, "snapshots"):
 
@@ -298,7 +306,7 @@ def compute(ctx) -> dict:
         "n_samples": int(obj.n_samples),
         "n_params": int(obj.n_params),
         "n_classes": int(obj.n_classes),
-        "layer_sizes": list(sizes),
+        "layer_sizes": list(obj.layer_sizes),
         "steps": steps,
         "lr": float(cfg["lr"]),
         "weight_decay": float(cfg["weight_decay"]),
