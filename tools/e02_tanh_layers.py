@@ -36,6 +36,7 @@ Usage::
 
     python tools/e02_tanh_layers.py --seeds 3                # tanh and ReLU, k = 5, 10, std x1
     python tools/e02_tanh_layers.py --seeds 3 --spread 10
+    python tools/e02_tanh_layers.py --seeds 3 --loss mse --activations relu --ks 2 5
 """
 
 from __future__ import annotations
@@ -229,6 +230,9 @@ def main(argv=None) -> int:
     ap.add_argument("--activations", nargs="+", default=["tanh", "relu"], choices=sorted(mlp.ACTIVATIONS))
     ap.add_argument("--full", action="store_true", help="E2's full sizes (default: quick, N = 250)")
     ap.add_argument("--spread", type=float, default=1.0, help="cluster std multiplier (E2: 1 or 10)")
+    ap.add_argument(
+        "--loss", default="cross_entropy", choices=["cross_entropy", "mse"], help="E2's loss or MSE"
+    )
     args = ap.parse_args(argv)
     if args.seeds < 1:
         raise SystemExit("--seeds must be a positive integer")
@@ -241,7 +245,9 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as out:
         for seed in range(args.seed, args.seed + args.seeds):
-            ctx = runner.Context(exp, out, not args.full, seed, False, exp.config(not args.full, {}))
+            ctx = runner.Context(
+                exp, out, not args.full, seed, False, exp.config(not args.full, {"loss": args.loss})
+            )
             rows += [run_cell(ctx, k, a, args.spread) for a in args.activations for k in args.ks]
             print(table(rows[-len(args.ks) * len(args.activations) :]), file=sys.stderr, flush=True)
     print(table(rows))
