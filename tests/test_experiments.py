@@ -255,3 +255,43 @@ def test_run_all_writes_summary_and_records_failures(tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert "| E5 " in summary and "| E6 " in summary and "**error**" in summary
     assert json.loads((tmp_path / "summary.json").read_text())["records"][0]["id"] == "E5"
+
+
+def test_run_all_in_two_processes_gives_the_sequential_records(tmp_path):
+    """run_all(jobs=2) runs the experiments in worker processes and returns the records of a
+    sequential run (same verdicts, checks and values, in the registry's order); E9, which reads E3's
+    and E7's points, starts after them and computes none of its own."""
+    e3 = {"data": "digits", "widths": [3, 6], "n_samples": 100, "steps": 60, "n_top": 12, "dense_limit": 300}
+    e7 = {"n_samples": 100, "n_test": 20, "hidden": [4, 4], "steps": 40, "large_batch": 50}
+    overrides = {"E3": e3, "E7": e7, "E9": {"E3": e3, "E7": e7}}
+    names = ["E9", "E3", "E7"]  # E9 first: the scheduler must hold it back
+    kwargs = {"quick": True, "progress": False, "names": names, "overrides": overrides, "n_seeds": 1}
+    sequential = run_all(tmp_path / "seq", **{**kwargs, "names": ["E3", "E7", "E9"]})
+    parallel = run_all(tmp_path / "par", jobs=2, **kwargs)
+    assert [r["id"] for r in parallel] == names
+    by_id = {r["id"]: r for r in sequential}
+    for rec in parallel:
+        ref = by_id[rec["id"]]
+        assert rec["verdict"] == ref["verdict"] and rec["checks"] == ref["checks"], rec["id"]
+        assert rec["values"].keys() == ref["values"].keys(), rec["id"]
+        for name, v in rec["values"].items():
+            # the workers use one BLAS thread, the sequential run the default: sums may be ordered
+            # differently, so round-off (far below 1e-8 relative on these float64 numbers) may differ
+            np.testing.assert_allclose(v["per_seed"], ref["values"][name]["per_seed"], rtol=1e-8, atol=1e-12)
+    assert next(r for r in parallel if r["id"] == "E9")["points_computed"] == 0
+
+
+def test_run_all_refuses_a_bad_number_of_jobs(tmp_path):
+    """jobs must be a positive integer (0, -1, 1.5 and True are refused before anything runs)."""
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs"):
+            run_all(tmp_path, names=["E5"], jobs=bad, progress=False)
+    assert not (tmp_path / "E5").exists()
+
+
+def test_cli_jobs_must_be_positive(capsys, tmp_path):
+    """`reproduce all --jobs 0` exits with status 2 and one line naming --jobs; nothing is written."""
+    assert cli.main(["reproduce", "all", "--jobs", "0", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--jobs" in err
+    assert not (tmp_path / "r").exists()

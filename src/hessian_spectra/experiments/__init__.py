@@ -24,7 +24,9 @@ also writes ``<out>/summary.md`` and ``summary.json`` (see :mod:`.runner`).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import importlib
+import multiprocessing
 import os
 import sys
 import time
@@ -215,6 +217,75 @@ def run(
     return record
 
 
+def _error_record(exp: Experiment, exc: BaseException, mode: str, seeds: list[int], seconds: float) -> dict:
+    """The record of an experiment that raised: verdict ``error`` and the exception's message."""
+    return {
+        "id": exp.id,
+        "source": exp.source,
+        "claim": exp.claim,
+        "paper_number": exp.paper_number,
+        "data": exp.data,
+        "ours": f"failed: {type(exc).__name__}: {exc}",
+        "verdict": "error",
+        "checks": {},
+        "values": {},
+        "rule": exp.rule,
+        "mode": mode,
+        "seeds": seeds,
+        "seconds": round(seconds, 1),
+    }
+
+
+def _run_or_error(exp_id: str, out_dir, quick, seed, progress, overrides, mnist, n_seeds) -> dict:
+    """:func:`run`, or the error record if the experiment raises (its traceback goes to stderr)."""
+    exp = get_experiment(exp_id)
+    t0 = time.perf_counter()
+    try:
+        return run(exp, out_dir, quick, seed, progress, overrides, mnist, n_seeds)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one failing experiment must not stop the others
+        traceback.print_exc(file=sys.stderr)
+        mode = "quick" if quick else "full"
+        return _error_record(exp, exc, mode, check_seeds(seed, n_seeds), time.perf_counter() - t0)
+
+
+def _worker_init() -> None:
+    """A ``--jobs`` worker process: one BLAS thread, so that N workers use N cores."""
+    from threadpoolctl import threadpool_limits
+
+    global _WORKER_LIMITS
+    _WORKER_LIMITS = threadpool_limits(limits=1)  # kept for the life of the process
+
+
+_WORKER_LIMITS = None
+
+
+def _run_parallel(exps, jobs: int, args_of, report) -> dict:
+    """Run ``exps`` in ``jobs`` worker processes (:func:`_run_or_error` with the arguments
+    ``args_of(exp)``), each experiment once its :attr:`Experiment.reads` have finished; returns
+    id -> record."""
+    done: dict[str, dict] = {}
+    waiting = list(exps)
+    ids = {e.id for e in exps}
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process whose BLAS threads are running
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init) as pool:
+        running = {}
+        while waiting or running:
+            for exp in list(waiting):
+                if len(running) >= jobs:
+                    break
+                if all(r in done or r not in ids for r in exp.reads):
+                    waiting.remove(exp)
+                    running[pool.submit(_run_or_error, exp.id, *args_of(exp))] = exp.id
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for fut in finished:
+                rec = fut.result()
+                done[running.pop(fut)] = rec
+                report(rec)
+    return done
+
+
 def run_all(
     out_dir: str = "results",
     quick: bool = True,
@@ -224,44 +295,44 @@ def run_all(
     names=None,
     overrides: dict | None = None,
     n_seeds: int | None = None,
+    jobs: int = 1,
 ) -> list[dict]:
     """Run every experiment (or those in ``names``) and write ``summary.md`` / ``summary.json``.
 
     An experiment that raises is recorded with the verdict ``error`` (and its message) and the
     others still run. ``overrides`` maps an experiment id to its overrides (tests use tiny sizes).
+    ``jobs`` > 1 runs that many experiments at a time, each in its own process with one BLAS thread
+    (no progress bars; a line per finished experiment); an experiment that reads another's points
+    (:attr:`Experiment.reads`) starts after it. The numbers are those of a sequential run: every point
+    is computed by the same code from its own seeds.
     """
     exps = list(EXPERIMENTS.values()) if names is None else [get_experiment(n) for n in names]
     mode = "quick" if quick else "full"
     seeds = check_seeds(seed, DEFAULT_SEEDS[mode] if n_seeds is None else n_seeds)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer; got {jobs!r}")
     overrides = overrides or {}
     t0 = time.perf_counter()
-    records = []
-    for exp in exps:
-        t1 = time.perf_counter()
-        try:
-            rec = run(exp, out_dir, quick, seed, progress, overrides.get(exp.id), mnist, len(seeds))
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one failing experiment must not stop the others
-            traceback.print_exc(file=sys.stderr)
-            rec = {
-                "id": exp.id,
-                "source": exp.source,
-                "claim": exp.claim,
-                "paper_number": exp.paper_number,
-                "data": exp.data,
-                "ours": f"failed: {type(exc).__name__}: {exc}",
-                "verdict": "error",
-                "checks": {},
-                "values": {},
-                "rule": exp.rule,
-                "mode": mode,
-                "seeds": seeds,
-                "seconds": round(time.perf_counter() - t1, 1),
-            }
-        records.append(rec)
+
+    def report(rec):
         if progress:
             print(f"{rec['id']}: {rec['verdict']} — {rec['ours']} ({rec['seconds']} s)", file=sys.stderr)
+
+    if jobs == 1 or len(exps) == 1:
+        records = []
+        for exp in exps:
+            rec = _run_or_error(
+                exp.id, out_dir, quick, seed, progress, overrides.get(exp.id), mnist, len(seeds)
+            )
+            records.append(rec)
+            report(rec)
+    else:
+
+        def args_of(exp):
+            return (os.fspath(out_dir), quick, seed, False, overrides.get(exp.id), mnist, len(seeds))
+
+        by_id = _run_parallel(exps, jobs, args_of, report)
+        records = [by_id[exp.id] for exp in exps]
     write_summary(out_dir, records, mode, seeds, time.perf_counter() - t0)
     return records
 
@@ -299,6 +370,13 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="with 'all': run this many experiments at a time, each in its own process with one BLAS "
+        "thread (the same numbers; no progress bars)",
+    )
+    p.add_argument(
         "--mnist",
         default=None,
         metavar="DIR",
@@ -318,9 +396,13 @@ def cmd_reproduce(args) -> int:
         raise UserError(f"--seeds must be a positive integer; got {n_seeds}")
     if args.seed + (n_seeds or DEFAULT_SEEDS["quick" if args.quick else "full"]) > SEED_LIMIT:
         raise UserError(f"--seed plus --seeds must not exceed 2**32; got --seed {args.seed}")
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be a positive integer; got {args.jobs}")
     progress = not args.no_progress
     if str(args.name).strip().lower() == "all":
-        records = run_all(args.out, args.quick, args.seed, progress, args.mnist, n_seeds=n_seeds)
+        records = run_all(
+            args.out, args.quick, args.seed, progress, args.mnist, n_seeds=n_seeds, jobs=args.jobs
+        )
         print(f"summary -> {os.path.join(args.out, 'summary.md')}")
         for r in records:
             print(f"{r['id']:>4}  {r['verdict']:<10}  {r['ours']}")

@@ -211,4 +211,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     judge=judge,
     data=f"E3's runs ({e03.EXPERIMENT.data}) and E7's SB/LB endpoints ({e07.EXPERIMENT.data})",
+    reads=(e03.EXPERIMENT.id, e07.EXPERIMENT.id),
 )

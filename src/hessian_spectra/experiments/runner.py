@@ -128,7 +128,8 @@ class Experiment:
     rule stated in ``rule``. ``judge_seeds(list of numbers)``, when given, returns
     ``(checks, values)`` about all seeds together (a claim about an average, such as a median
     growing with a parameter); ``plot_seeds(ctx, list of numbers)`` draws figures over the seeds.
-    ``data`` says which data the verdict rests on.
+    ``data`` says which data the verdict rests on. ``reads`` names the experiments whose cached
+    points this one reads (``reproduce all --jobs N`` starts it only after they have finished).
     """
 
     id: str
@@ -144,6 +145,7 @@ class Experiment:
     data: str = ""
     judge_seeds: Callable | None = None
     plot_seeds: Callable | None = None
+    reads: tuple[str, ...] = ()
 
     def config(self, quick: bool, overrides: dict | None = None) -> dict:
         """The configuration of a run: ``configs['quick' or 'full']`` updated by ``overrides``.
