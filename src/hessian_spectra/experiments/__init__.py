@@ -261,15 +261,18 @@ def _worker_init() -> None:
 _WORKER_LIMITS = None
 
 
-def _run_parallel(exps, jobs: int, args_of, report) -> dict:
+def _run_parallel(exps, jobs: int, args_of, report, progress: bool) -> dict:
     """Run ``exps`` in ``jobs`` worker processes (:func:`_run_or_error` with the arguments
-    ``args_of(exp)``), each experiment once its :attr:`Experiment.reads` have finished; returns
-    id -> record."""
+    ``args_of(exp)``), each experiment once its :attr:`Experiment.reads` have finished, with one
+    progress bar over the experiments; returns id -> record."""
     done: dict[str, dict] = {}
     waiting = list(exps)
     ids = {e.id for e in exps}
+    from tqdm.auto import tqdm
+
     ctx = multiprocessing.get_context("spawn")  # no fork of a process whose BLAS threads are running
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init) as pool:
+    bar = tqdm(total=len(exps), desc=f"experiments ({jobs} at a time)", disable=not progress)
+    with bar, concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init) as pool:
         running = {}
         while waiting or running:
             for exp in list(waiting):
@@ -283,6 +286,7 @@ def _run_parallel(exps, jobs: int, args_of, report) -> dict:
                 rec = fut.result()
                 done[running.pop(fut)] = rec
                 report(rec)
+                bar.update()
     return done
 
 
@@ -302,7 +306,7 @@ def run_all(
     An experiment that raises is recorded with the verdict ``error`` (and its message) and the
     others still run. ``overrides`` maps an experiment id to its overrides (tests use tiny sizes).
     ``jobs`` > 1 runs that many experiments at a time, each in its own process with one BLAS thread
-    (no progress bars; a line per finished experiment); an experiment that reads another's points
+    (one progress bar over the experiments and a line per finished one); an experiment that reads another's points
     (:attr:`Experiment.reads`) starts after it. The numbers are those of a sequential run: every point
     is computed by the same code from its own seeds.
     """
@@ -315,8 +319,10 @@ def run_all(
     t0 = time.perf_counter()
 
     def report(rec):
-        if progress:
-            print(f"{rec['id']}: {rec['verdict']} — {rec['ours']} ({rec['seconds']} s)", file=sys.stderr)
+        if progress:  # tqdm.write keeps the line clear of a progress bar being drawn
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"{rec['id']}: {rec['verdict']} — {rec['ours']} ({rec['seconds']} s)", file=sys.stderr)
 
     if jobs == 1 or len(exps) == 1:
         records = []
@@ -331,7 +337,7 @@ def run_all(
         def args_of(exp):
             return (os.fspath(out_dir), quick, seed, False, overrides.get(exp.id), mnist, len(seeds))
 
-        by_id = _run_parallel(exps, jobs, args_of, report)
+        by_id = _run_parallel(exps, jobs, args_of, report, progress)
         records = [by_id[exp.id] for exp in exps]
     write_summary(out_dir, records, mode, seeds, time.perf_counter() - t0)
     return records
