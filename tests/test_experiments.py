@@ -262,7 +262,8 @@ def test_run_all_in_two_processes_gives_the_sequential_records(tmp_path):
     sequential run (same verdicts, checks and values, in the registry's order); E9, which reads E3's
     and E7's points, starts after them and computes none of its own."""
     e3 = {"data": "digits", "widths": [3, 6], "n_samples": 100, "steps": 60, "n_top": 12, "dense_limit": 300}
-    e7 = {"n_samples": 100, "n_test": 20, "hidden": [4, 4], "steps": 40, "large_batch": 50}
+    e7 = {"data": "digits", "n_samples": 100, "n_test": 20, "hidden": [4], "steps": 40, "large_batch": 50}
+    e7.update(line_alphas=[-1.0, 2.0, 7], top_alphas=[0.0, 1.0, 2])
     overrides = {"E3": e3, "E7": e7, "E9": {"E3": e3, "E7": e7}}
     names = ["E9", "E3", "E7"]  # E9 first: the scheduler must hold it back
     kwargs = {"quick": True, "progress": False, "names": names, "overrides": overrides, "n_seeds": 1}
