@@ -8,13 +8,16 @@ made by the functions below (:func:`layered`, :func:`uneven_family`), as curvlin
 lists its problems in one place.
 
 The helpers :func:`relative_error` and :func:`assert_close` are the one relative error and the one
-matrix comparison of the test suite: a failing comparison names the worst entry.
+matrix comparison of the test suite: a failing comparison names the worst entry. :func:`load_tool`
+imports a side-experiment script of ``tools/`` for the tests of its functions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
+import os
 
 import numpy as np
 
@@ -212,3 +215,12 @@ def build(case: Case) -> tuple[Objective, np.ndarray]:
     """``(objective, params)`` of ``case`` (a fresh copy of the parameters each call)."""
     objective, params = _build(case)
     return objective, params.copy()
+
+
+def load_tool(name: str):
+    """The module of the script ``tools/<name>.py`` (the scripts are not a package)."""
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "tools", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import numpy as np
 from scipy.stats import norm
 
 from hessian_spectra.objective import Objective
 
-_TOOL = os.path.join(os.path.dirname(__file__), os.pardir, "tools", "e02_tanh_step.py")
+from .cases import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("e02_tanh_step", _TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("e02_tanh_step")
 
 
 def test_first_layer_saturation_matches_the_gaussian_closed_form():

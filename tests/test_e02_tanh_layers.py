@@ -3,9 +3,6 @@ backward pass, against independent routes."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import autograd
 import autograd.numpy as anp
 import numpy as np
@@ -14,14 +11,11 @@ from hessian_spectra import mlp
 from hessian_spectra.curvature import decomposition
 from hessian_spectra.objective import Objective
 
-_TOOL = os.path.join(os.path.dirname(__file__), os.pardir, "tools", "e02_tanh_layers.py")
+from .cases import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("e02_tanh_layers", _TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("e02_tanh_layers")
 
 
 def _problem(activation="tanh", n=24, sizes=(4, 5, 3)):

@@ -3,23 +3,17 @@ its effective number of classes."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import numpy as np
 
 from hessian_spectra import losses, mlp
 from hessian_spectra.curvature import decomposition
 from hessian_spectra.objective import Objective
 
-_TOOL = os.path.join(os.path.dirname(__file__), os.pardir, "tools", "e11_cross_class.py")
+from .cases import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("e11_cross_class", _TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("e11_cross_class")
 
 
 def _problem():

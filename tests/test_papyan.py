@@ -215,3 +215,22 @@ def test_knock_out_and_outlier_comparison_contracts():
     one_class = Objective(ob.X, np.zeros(ob.n_samples, int), (3, 5, 5, 1), "tanh", "cross_entropy")
     with pytest.raises(ValueError, match="at least 2 classes; got C = 1"):
         papyan.class_means(one_class, mlp.init_params((3, 5, 5, 1), seed=0))
+
+
+def test_class_means_from_deltas_equals_class_means_and_refuses_bad_shapes():
+    """Given class_means' own delta_cc and class sizes, class_means_from_deltas returns the same
+    delta_c, nu and weights (both weightings); a delta_cc whose first two axes are not (C, C) is
+    refused with a message naming delta_cc."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((18, 3))
+    y = np.arange(18) % 3
+    obj = Objective(X, y, (3, 4, 3), "tanh", "cross_entropy")
+    w = mlp.init_params((3, 4, 3), "normal", seed=1, scale=0.7)
+    for weighting in ("samples", "classes"):
+        ref = papyan.class_means(obj, w, weighting=weighting)
+        got = papyan.class_means_from_deltas(ref.delta_cc, ref.class_counts, weighting)
+        np.testing.assert_array_equal(got.delta_c, ref.delta_c)
+        np.testing.assert_array_equal(got.nu, ref.nu)
+        np.testing.assert_array_equal(got.class_weights, ref.class_weights)
+    with pytest.raises(ValueError, match="delta_cc"):
+        papyan.class_means_from_deltas(ref.delta_cc[:2], ref.class_counts)

@@ -74,13 +74,7 @@ def class_means_with(objective: Objective, params, probabilities=None, weighting
         for k in range(C):
             cot[c, k] = members * np.sqrt(p[:, k : k + 1]) * (eye[k] - p) / counts[c]
     grads = fp.parameter_gradient(fp.backward(cot.reshape(C * C, N, C)))
-    delta_cc = grads.reshape(C, C, -1)
-    off = ~np.eye(C, dtype=bool)
-    delta_c = np.stack([delta_cc[c][off[c]].mean(axis=0) for c in range(C)])
-    nu = delta_cc - delta_c[:, None, :]
-    nu[np.arange(C), np.arange(C)] = 0.0
-    weights = np.full(C, 1.0 / C) if weighting == "classes" else counts / N
-    return papyan.ClassMeans(delta_cc, delta_c, nu, weights, counts, weighting)
+    return papyan.class_means_from_deltas(grads.reshape(C, C, -1), counts, weighting)
 
 
 def wrong_mass(p, y) -> dict:
@@ -120,13 +114,7 @@ def collapsed_last_layer_means(objective: Objective, params, centred: bool, weig
             for c in range(C)
         ]
     )
-    off = ~np.eye(C, dtype=bool)
-    delta_c = np.stack([delta_cc[c][off[c]].mean(axis=0) for c in range(C)])
-    nu = delta_cc - delta_c[:, None, :]
-    nu[np.arange(C), np.arange(C)] = 0.0
-    counts = np.bincount(y, minlength=C)
-    weights = np.full(C, 1.0 / C) if weighting == "classes" else counts / y.size
-    return papyan.ClassMeans(delta_cc, delta_c, nu, weights, counts, weighting)
+    return papyan.class_means_from_deltas(delta_cc, np.bincount(y, minlength=C), weighting)
 
 
 def common_fraction(objective: Objective, params) -> float:
@@ -143,14 +131,8 @@ def common_fraction(objective: Objective, params) -> float:
 def last_layer(means, objective: Objective):
     r"""The class means restricted to the last layer's parameters (W_L, b_L)."""
     ws, bs = mlp.param_slices(objective.layer_sizes)[-1]
-    sl = slice(ws.start, bs.stop)
-    return papyan.ClassMeans(
-        means.delta_cc[..., sl],
-        means.delta_c[..., sl],
-        means.nu[..., sl],
-        means.class_weights,
-        means.class_counts,
-        means.weighting,
+    return papyan.class_means_from_deltas(
+        means.delta_cc[..., ws.start : bs.stop], means.class_counts, means.weighting
     )
 
 

@@ -169,12 +169,27 @@ def _means_from_sums(
     trace_G: float | None = None,
     trace_G3: float | None = None,
 ) -> ClassMeans:
-    C = counts.size
     delta_cc = sums / np.maximum(counts, 1)[:, None, None]  # an empty class (weight 0) keeps zeros
+    return _means_from_deltas(delta_cc, counts, weights, weighting, trace_G, trace_G3)
+
+
+def _means_from_deltas(delta_cc, counts, weights, weighting, trace_G=None, trace_G3=None) -> ClassMeans:
+    C = counts.size
     off = ~np.eye(C, dtype=bool)
     delta_c = np.einsum("ckp,ck->cp", delta_cc, off.astype(float)) / (C - 1)
     nu = (delta_cc - delta_c[:, None, :]) * off[:, :, None]
     return ClassMeans(delta_cc, delta_c, nu, weights, counts, weighting, trace_G, trace_G3)
+
+
+def class_means_from_deltas(delta_cc, counts, weighting: str = "samples") -> ClassMeans:
+    r""":class:`ClassMeans` from given class means :math:`\delta_{c,c'}` (``(C, C, P)``) and class sizes
+    :math:`N_c`: :math:`\delta_c`, :math:`\nu_{c,c'}` and the weights :math:`\pi_c` as in
+    :func:`class_means` (for models and counterfactuals built outside it; no traces)."""
+    delta_cc = as_float_array("delta_cc", delta_cc)
+    counts = np.asarray(counts)
+    if delta_cc.ndim != 3 or delta_cc.shape[:2] != (counts.size, counts.size):
+        raise ValueError(f"delta_cc must have shape (C, C, P) with C = {counts.size}; got {delta_cc.shape}")
+    return _means_from_deltas(delta_cc, counts, _class_weights(counts, weighting), weighting)
 
 
 def class_means(

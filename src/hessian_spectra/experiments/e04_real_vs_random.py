@@ -383,23 +383,19 @@ def plot(ctx, numbers) -> None:
             ax.axhline(
                 named["matched"]["span"], color="C2", lw=1, ls="--", label="random, MNIST's per-pixel moments"
             )
-        if "real-standardized" in named:
-            ratio = named["real-standardized"]["span"] / rand["init"]["span"]
-            ax.axhline(
-                named["real-standardized"]["span"],
-                color="C4",
-                lw=1.2,
-                label=f"real, standardized per pixel (×{ratio:.1f} the N(0, I) span)",
-            )
-        if "real-global" in named:
-            ratio = named["real-global"]["span"] / rand["init"]["span"]
-            ax.axhline(
-                named["real-global"]["span"],
-                color="C3",
-                lw=1.2,
-                ls="-.",
-                label=f"real, standardized globally (×{ratio:.1f} the N(0, I) span)",
-            )
+        for variant, how, color, ls in (
+            ("real-standardized", "per pixel", "C4", "-"),
+            ("real-global", "globally", "C3", "-."),
+        ):
+            if variant in named:
+                ratio = named[variant]["span"] / rand["init"]["span"]
+                ax.axhline(
+                    named[variant]["span"],
+                    color=color,
+                    lw=1.2,
+                    ls=ls,
+                    label=f"real, standardized {how} (×{ratio:.1f} the N(0, I) span)",
+                )
         ax.axvline(float(numbers["random_scale"]), color="0.5", lw=0.6, ls="--")
         ax.set_xlabel("σ of the random inputs")
         ax.set_ylabel("span λ_max − λ_min at the initial point")
