@@ -223,7 +223,7 @@ def test_class_means_from_deltas_equals_class_means_and_refuses_bad_shapes():
     refused with a message naming delta_cc."""
     rng = np.random.default_rng(4)
     X = rng.standard_normal((18, 3))
-    y = np.arange(18) % 3
+    y = np.repeat([0, 1, 2], [8, 6, 4])  # unbalanced: the two weightings differ
     obj = Objective(X, y, (3, 4, 3), "tanh", "cross_entropy")
     w = mlp.init_params((3, 4, 3), "normal", seed=1, scale=0.7)
     for weighting in ("samples", "classes"):
